@@ -1,0 +1,88 @@
+"""Broker probes and topic creation with aiokafka's admin client."""
+
+import asyncio
+import logging
+from contextlib import contextmanager
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from service.errors import BrokerUnavailable
+from service.settings import Settings
+from service.topic_names import TopicNames
+
+
+def _admin(settings: Settings, timeout_ms: int) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_list, request_timeout_ms=timeout_ms, client_id="newsflow-admin"
+    )
+
+
+@contextmanager
+def _quiet_aiokafka():
+    # A probe expects refused connections; aiokafka logs each one as an error.
+    logger = logging.getLogger("aiokafka")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+async def probe(settings: Settings, timeout: float = 5.0) -> bool:
+    """True when a broker at the bootstrap servers answers a metadata request."""
+    with _quiet_aiokafka():
+        return await _probe(settings, timeout)
+
+
+async def _probe(settings: Settings, timeout: float) -> bool:
+    admin = _admin(settings, int(timeout * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        await asyncio.wait_for(admin.list_topics(), timeout)
+        return True
+    except (KafkaError, OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        await admin.close()
+
+
+def topic_configs(settings: Settings) -> dict[str, str]:
+    # Oversized articles must reach the worker to become dead letters, and dead letters carry
+    # the original: both need more than Kafka's 1 MB default.
+    return {"max.message.bytes": str(settings.max_message_bytes)}
+
+
+async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create every contract topic that is missing; returns the names it created."""
+    names = TopicNames.from_settings(settings).all()
+    admin = _admin(settings, int(timeout * 1000))
+    try:
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+        except (KafkaConnectionError, OSError, asyncio.TimeoutError) as e:
+            raise BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}") from e
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(n, settings.topic_partitions, settings.topic_replication, topic_configs=topic_configs(settings))
+                    for n in missing
+                ]
+            )
+        return missing
+    finally:
+        await admin.close()
+
+
+async def list_topics(settings: Settings) -> dict[str, int]:
+    """Topic name → partition count, for every topic on the cluster."""
+    admin = _admin(settings, 10_000)
+    try:
+        await admin.start()
+        described = await admin.describe_topics(list(await admin.list_topics()))
+        return {t["topic"]: len(t["partitions"]) for t in described}
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Faust agents: decode, call the core, send, count. Found by autodiscovery."""

@@ -1,0 +1,29 @@
+"""The Faust app. It never imports agents: autodiscovery finds `service.agents`."""
+
+import faust
+
+from service.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker_url,
+    autodiscover=["service.agents", "service.web"],
+    origin="service",
+    store="rocksdb://",
+    datadir=str(settings.data_dir / f"{settings.app_id}-data"),
+    processing_guarantee=settings.processing_guarantee,
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication,
+    # A new consumer group must read what producers pushed before the worker first started.
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    producer_max_request_size=settings.max_message_bytes,
+    consumer_max_fetch_size=settings.max_message_bytes,
+    web_enabled=True,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    logging_config=None,
+)

@@ -1,0 +1,190 @@
+"""`newsflow`: run the worker and the local broker, push, tail, inspect."""
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from service.errors import NewsflowError
+from service.settings import get_settings
+from service.topic_names import TopicNames
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+kafka_app = typer.Typer(no_args_is_help=True, help="The project's local single-node Kafka broker.")
+topics_app = typer.Typer(no_args_is_help=True, help="The topics of newsflow's contract.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@kafka_app.command("start")
+def kafka_start() -> None:
+    """Start the local broker (fetching its jars with Maven on first use); no-op if running."""
+    from service.kafka_local import LocalKafka
+
+    local = LocalKafka(get_settings())
+    try:
+        state = local.start(on_progress=lambda m: err.print(f"[dim]{m}…[/]"))
+    except NewsflowError as e:
+        fail(str(e))
+    out.print(f"Kafka {local.version} {state} on {local.bootstrap} (data: {local.data_dir})")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the local broker cleanly."""
+    from service.kafka_local import LocalKafka
+
+    out.print(f"Kafka {LocalKafka(get_settings()).stop()}")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Whether the local broker runs and answers; exit 1 when it does not."""
+    from service.kafka_local import LocalKafka
+
+    status = LocalKafka(get_settings()).status()
+    for k, v in status.items():
+        out.print(f"{k:>9}: {v}")
+    raise typer.Exit(0 if status["answers"] else 1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the contract's topics that do not exist yet."""
+    from service.admin import ensure_topics
+    from service.consumer import run
+
+    settings = get_settings()
+    try:
+        created = run(ensure_topics(settings))
+    except NewsflowError as e:
+        fail(str(e))
+    out.print(f"created: {', '.join(created) if created else 'none (all exist)'}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Topics on the cluster with their partition counts."""
+    from service.admin import list_topics
+    from service.consumer import run
+
+    for name, parts in sorted(run(list_topics(get_settings())).items()):
+        out.print(f"{name}  ({parts} partitions)")
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust worker (creates missing topics first). Web: /metrics, /healthz, /readyz."""
+    from service.worker import run_worker
+
+    try:
+        run_worker(get_settings())
+    except NewsflowError as e:
+        fail(str(e))
+
+
+@app.command()
+def push(
+    paths: Annotated[list[str], typer.Argument(help="JSONL, JSON array, .txt files, directories, or - for stdin.")],
+    source: Annotated[str | None, typer.Option(help="Set `source` on every article.")] = None,
+    topic: Annotated[str, typer.Option(help="Topic to push onto.")] = "raw",
+    raw: Annotated[bool, typer.Option("--raw", help="Send lines as they are, without local checks.")] = False,
+) -> None:
+    """Push articles onto articles.raw; local rejects are listed and do not stop the rest."""
+    from service.cli.inputs import read_items
+    from service.consumer import run
+    from service.producer import push as do_push
+
+    settings = get_settings()
+    target = TopicNames.from_settings(settings).resolve(topic)
+    try:
+        items = list(read_items(paths, source=source, validate=not raw))
+    except NewsflowError as e:
+        fail(str(e))
+    with Progress(
+        TextColumn("pushing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("push", total=len(items))
+        try:
+            result = run(do_push(settings, target, items, on_item=lambda i, e: progress.advance(task)))
+        except NewsflowError as e:
+            fail(str(e))
+    for origin, reason in result.rejected:
+        err.print(f"[yellow]rejected[/] {origin}: {reason}", highlight=False)
+    out.print(f"sent {len(result.sent)} to {target}, rejected {len(result.rejected)}")
+    raise typer.Exit(0 if result.sent or not result.rejected else 1)
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="enriched, invalid, duplicates, alerts, raw, or a full name.")],
+    n: Annotated[int | None, typer.Option("-n", help="Only the last N per partition.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each value as one JSON line.")] = False,
+) -> None:
+    """Print a topic's events, readable by default."""
+    from service.cli.render import describe
+    from service.consumer import read, run
+
+    settings = get_settings()
+    name = TopicNames.from_settings(settings).resolve(topic)
+
+    def show(record) -> None:
+        if as_json:
+            sys.stdout.write((record.value or b"null").decode("utf-8", "replace") + "\n")
+        else:
+            out.print(f"[dim]{record.partition}:{record.offset}[/] {describe(record.value)}", highlight=False)
+
+    try:
+        run(read(settings, [name], show, last=n, follow=follow))
+    except NewsflowError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the broker and worker running.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every outcome.")] = 180.0,
+) -> None:
+    """Start what is needed, push seeds/, wait for every outcome, print a summary."""
+    from service.cli.demo import run_demo
+
+    try:
+        ok = run_demo(get_settings(), keep=keep, timeout=timeout, console=out)
+    except NewsflowError as e:
+        fail(str(e))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def schemas(
+    topic: Annotated[str | None, typer.Argument(help="Only this topic's schema.")] = None,
+) -> None:
+    """Print the JSON Schema of every topic's payload."""
+    from service.schemas import TOPIC_MODELS
+
+    chosen = {t: m for t, m in TOPIC_MODELS.items() if topic is None or t.endswith(topic)}
+    if not chosen:
+        fail(f"no schema for {topic!r}; topics: {', '.join(TOPIC_MODELS)}")
+    doc = {t: m.model_json_schema() for t, m in chosen.items()}
+    sys.stdout.write(json.dumps(doc if topic is None else next(iter(doc.values())), indent=2) + "\n")
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (secrets masked) and the environment variable of each."""
+    settings = get_settings()
+    for name, value in settings.model_dump().items():
+        out.print(f"NEWSFLOW_{name.upper():<32} {value}", highlight=False)

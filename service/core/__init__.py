@@ -1,0 +1,1 @@
+"""Pure logic: no Kafka, no Faust, no clocks. State and time come in as arguments."""

@@ -1,0 +1,96 @@
+"""The one settings object. Every environment variable newsflow reads is a field here.
+
+Each field `x` is read from `NEWSFLOW_X` (e.g. `kafka_bootstrap` from
+`NEWSFLOW_KAFKA_BOOTSTRAP`). `newsflow config` prints the effective values.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "NEWSFLOW_"
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    # --- Kafka connection -------------------------------------------------
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Comma-separated bootstrap servers of the cluster to use."
+    )
+    topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions for topics newsflow creates.")
+    topic_replication: int = Field(1, ge=1, description="Replication factor for created topics.")
+    app_id: str = Field("newsflow", description="Faust app id: consumer group and table prefix.")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+
+    # --- Worker -----------------------------------------------------------
+    web_host: str = Field("127.0.0.1", description="Address the worker's web server binds to.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
+    data_dir: Path = Field(Path("var"), description="Worker state: table stores, local broker.")
+    log_level: str = "info"
+
+    # --- Input limits -------------------------------------------------------
+    max_article_bytes: int = Field(
+        2 * MIB, ge=1024, description="Raw messages larger than this go to dead letters."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, description="Deeper nesting (in `metadata`) is rejected as a dead letter."
+    )
+    dead_letter_max_original_bytes: int = Field(
+        MIB,
+        ge=1024,
+        description="Dead letters carry at most this much of the original; the rest stays "
+        "readable on the raw topic at the recorded partition/offset.",
+    )
+
+    # --- Local broker (`newsflow kafka ...`) --------------------------------
+    kafka_port: int = Field(9092, ge=1, le=65535, description="Local broker's client port.")
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_heap: str = Field("512m", description="JVM heap of the local broker (-Xmx/-Xms).")
+    kafka_data_dir: Path | None = Field(
+        None, description="Local broker's log dir; default <data_dir>/kafka."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "newsflow", description="Where Maven puts the Kafka jars."
+    )
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment variables that reproduce them in a child process."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env
+
+    @property
+    def broker_url(self) -> str:
+        """The bootstrap servers in Faust's `kafka://host:port;host:port` form."""
+        hosts = [h.strip() for h in self.kafka_bootstrap.split(",") if h.strip()]
+        return ";".join(f"kafka://{h}" for h in hosts)
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [h.strip() for h in self.kafka_bootstrap.split(",") if h.strip()]
+
+    @property
+    def local_kafka_data_dir(self) -> Path:
+        return self.kafka_data_dir or self.data_dir / "kafka"
+
+    @property
+    def max_message_bytes(self) -> int:
+        """Topic and client message size: room for the largest article plus its envelope."""
+        return max(self.max_article_bytes, self.dead_letter_max_original_bytes) * 2 + MIB
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,48 @@
+"""Topic names of the contract, with the configured prefix applied."""
+
+from dataclasses import dataclass
+
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    raw: str
+    enriched: str
+    duplicates: str
+    invalid: str
+    alerts: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TopicNames":
+        p = settings.topic_prefix
+        return cls(
+            raw=f"{p}articles.raw",
+            enriched=f"{p}articles.enriched",
+            duplicates=f"{p}articles.duplicates",
+            invalid=f"{p}articles.invalid",
+            alerts=f"{p}alerts",
+        )
+
+    def all(self) -> list[str]:
+        return [self.raw, self.enriched, self.duplicates, self.invalid, self.alerts]
+
+    def outcomes(self) -> list[str]:
+        """The topics where each raw message ends up exactly once."""
+        return [self.enriched, self.duplicates, self.invalid]
+
+    def resolve(self, name: str) -> str:
+        """Accept a contract name (`articles.enriched`), a short one (`enriched`) or a full one."""
+        short = {
+            "raw": self.raw,
+            "enriched": self.enriched,
+            "duplicates": self.duplicates,
+            "invalid": self.invalid,
+            "alerts": self.alerts,
+        }
+        prefix = self.raw[: -len("articles.raw")]
+        if name in short:
+            return short[name]
+        if prefix + name in self.all():
+            return prefix + name
+        return name
