@@ -19,6 +19,9 @@ app = faust.App(
     # A new consumer group must read what producers pushed before the worker first started.
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
+    broker_commit_interval=settings.commit_interval,
     producer_max_request_size=settings.max_message_bytes,
     consumer_max_fetch_size=settings.max_message_bytes,
     web_enabled=True,

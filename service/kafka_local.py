@@ -19,6 +19,8 @@ from service.settings import Settings
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
 POM = DEPLOY_DIR / "pom.xml"
 LOG4J_CONFIG = DEPLOY_DIR / "log4j2.yaml"
+# Brokers this process started: kept so they are reaped on stop, not left as zombies.
+_CHILDREN: dict[int, subprocess.Popen] = {}
 ALTERNATIVES = (
     "Alternatively point NEWSFLOW_KAFKA_BOOTSTRAP at an existing cluster, "
     "or run `docker compose up` where a Docker engine is available."
@@ -197,12 +199,14 @@ class LocalKafka:
                  "-cp", self._classpath(), "kafka.Kafka", str(self.config_file)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
         if on_progress:
             on_progress(f"waiting for the broker on {self.bootstrap}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                _CHILDREN.pop(proc.pid, None)
                 self.pid_file.unlink(missing_ok=True)
                 raise LocalKafkaError(f"Kafka exited with code {proc.returncode}:\n{self._log_tail()}")
             if self.answers(timeout=2.0):
@@ -226,6 +230,9 @@ class LocalKafka:
         else:
             os.kill(pid, signal.SIGKILL)
             time.sleep(0.5)
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait()
         self.pid_file.unlink(missing_ok=True)
         return "stopped"
 

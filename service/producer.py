@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from service.cli.inputs import Item
-from service.errors import BrokerUnavailable
+from service.errors import BrokerUnavailable, NewsflowError
 from service.settings import Settings
 
 MAX_IN_FLIGHT = 2000
@@ -50,6 +50,14 @@ async def push(
         raise BrokerUnavailable(
             f"no Kafka broker answered at {settings.kafka_bootstrap}: start one with "
             "`newsflow kafka start` or set NEWSFLOW_KAFKA_BOOTSTRAP"
+        ) from e
+    try:
+        await asyncio.wait_for(producer.partitions_for(topic), 15)
+    except (asyncio.TimeoutError, KafkaError) as e:
+        await producer.stop()
+        raise NewsflowError(
+            f"topic {topic!r} does not exist on {settings.kafka_bootstrap}: create it with "
+            "`newsflow topics create` (the worker also creates it when it starts)"
         ) from e
     pending: set[asyncio.Future] = set()
 

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, ge=1, description="Replication factor for created topics.")
     app_id: str = Field("newsflow", description="Faust app id: consumer group and table prefix.")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    session_timeout: float = Field(
+        30.0, ge=6.0, description="Seconds before a silent worker's partitions move to another."
+    )
+    commit_interval: float = Field(2.8, gt=0, description="Seconds between offset commits.")
 
     # --- Worker -----------------------------------------------------------
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds to.")

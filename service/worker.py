@@ -2,13 +2,22 @@
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 from service.admin import ensure_topics
+from service.errors import NewsflowError
 from service.settings import Settings
 
 
 def run_worker(settings: Settings) -> None:
     """Create missing topics, then run the worker until SIGTERM/SIGINT (this call does not return)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     created = asyncio.run(ensure_topics(settings))
     if created:
         logging.getLogger(__name__).info("created topics %s", created)
@@ -20,3 +29,55 @@ def run_worker(settings: Settings) -> None:
     app.discover()
     worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
+
+
+class WorkerProcess:
+    """A `newsflow worker` child process with its output in a log file."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        env = {**os.environ, **settings.as_env()}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "worker"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until /readyz answers 200: partitions assigned, recovery done."""
+        url = f"http://{self.settings.web_host}:{self.settings.web_port}/readyz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise NewsflowError(f"the worker was not ready within {timeout:.0f}s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final commit."""
+        self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+
+    def check(self) -> None:
+        """Raise when the worker has exited."""
+        if self.proc.poll() is not None:
+            raise NewsflowError(f"the worker exited with code {self.proc.returncode}; see {self.log_path}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode

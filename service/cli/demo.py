@@ -1,10 +1,6 @@
 """`newsflow demo`: the whole path on this machine, from seeds to outcomes, then a clean stop."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,44 +11,14 @@ from service.admin import ensure_topics, probe
 from service.cli.inputs import read_items
 from service.cli.render import describe
 from service.consumer import end_offsets
-from service.errors import NewsflowError
 from service.kafka_local import LocalKafka
 from service.outcomes import OutcomeLog, collect_outcomes
 from service.producer import push
 from service.settings import Settings
 from service.topic_names import TopicNames
+from service.worker import WorkerProcess
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-
-
-class WorkerProcess:
-    """A `newsflow worker` child process with its output in a log file."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        env = {**os.environ, **settings.as_env()}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "worker"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )
-
-    def check(self) -> None:
-        """Raise when the worker has exited."""
-        if self.proc.poll() is not None:
-            raise NewsflowError(f"the worker exited with code {self.proc.returncode}; see {self.log_path}")
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
 
 
 def run_demo(settings: Settings, *, keep: bool, timeout: float, console: Console) -> bool:

@@ -39,6 +39,19 @@ def kafka_start() -> None:
     out.print(f"Kafka {local.version} {state} on {local.bootstrap} (data: {local.data_dir})")
 
 
+@kafka_app.command("fetch")
+def kafka_fetch() -> None:
+    """Resolve the broker's jars with Maven into the cache (start does this on first use)."""
+    from service.kafka_local import LocalKafka
+
+    local = LocalKafka(get_settings())
+    try:
+        libs = local.ensure_jars(quiet=False)
+    except NewsflowError as e:
+        fail(str(e))
+    out.print(f"Kafka {local.version} jars in {libs}")
+
+
 @kafka_app.command("stop")
 def kafka_stop() -> None:
     """Stop the local broker cleanly."""

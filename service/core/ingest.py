@@ -45,20 +45,19 @@ def _reject(code: str, message: str, fields: list[FieldError] | None = None, art
 
 
 def json_depth(value: Any, limit: int) -> int:
-    """Nesting depth of a parsed JSON value, stopping early once `limit` is passed."""
-    depth, level = 0, [value]
+    """Levels of nested objects/arrays in a parsed JSON value (a scalar is 0), stopping past `limit`."""
+    depth = 0
+    level = [value] if isinstance(value, (dict, list)) else []
     while level:
         depth += 1
         if depth > limit:
             return depth
         nxt: list[Any] = []
         for v in level:
-            if isinstance(v, dict):
-                nxt.extend(v.values())
-            elif isinstance(v, list):
-                nxt.extend(v)
+            children = v.values() if isinstance(v, dict) else v
+            nxt.extend(c for c in children if isinstance(c, (dict, list)))
         level = nxt
-    return depth - 1 if depth else 0
+    return depth
 
 
 def _field_errors(err: ValidationError) -> list[FieldError]:

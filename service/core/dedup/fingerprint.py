@@ -1,0 +1,76 @@
+"""The per-article fingerprint: everything the index needs, computed without state."""
+
+import base64
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from .config import DedupConfig
+from .minhash import band_keys, signature
+from .shingles import shingle_hashes
+from .sketch import bottom_k
+from .text import token_hashes
+
+DEFAULT_CONFIG = DedupConfig()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """JSON-friendly summary of one article (a few hundred bytes).
+
+    `sketch` and `signature` are base64 little-endian uint32 arrays; `bands` are the
+    LSH bucket keys derived from the signature. Texts shorter than the shingle size
+    have no sketch, signature or bands and can only match exactly.
+    """
+
+    article_id: str
+    url_key: str | None
+    content_hash: str | None
+    shingle_count: int
+    sketch: str
+    signature: str
+    bands: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON serialisation (bands become a list)."""
+        return asdict(self) | {"bands": list(self.bands)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Fingerprint":
+        """Inverse of as_dict."""
+        return cls(**(data | {"bands": tuple(data["bands"])}))
+
+
+def encode_uint32(values: np.ndarray) -> str:
+    """Base64 text of a uint32 array, little-endian."""
+    return base64.b64encode(values.astype("<u4").tobytes()).decode("ascii")
+
+
+def decode_uint32(text: str) -> np.ndarray:
+    """Inverse of encode_uint32."""
+    return np.frombuffer(base64.b64decode(text), dtype="<u4")
+
+
+def fingerprint(
+    article_id: str, text: str, canonical_url: str | None, config: DedupConfig = DEFAULT_CONFIG
+) -> Fingerprint:
+    """Fingerprint an article's text (headline and body) and canonical URL.
+
+    Pure and CPU-bound, so callers may run it in parallel ahead of the index. Empty
+    text gets no content hash, so empty articles are never duplicates by content.
+    """
+    words = token_hashes(text)
+    shingles = shingle_hashes(words, config.shingle_size)
+    sig = signature(shingles, config.num_bins)
+    url = (canonical_url or "").strip()
+    return Fingerprint(
+        article_id=article_id,
+        url_key=xxhash.xxh3_64_hexdigest(url.encode()) if url else None,
+        content_hash=xxhash.xxh3_128_hexdigest(words.tobytes()) if words.size else None,
+        shingle_count=int(shingles.size),
+        sketch=encode_uint32(bottom_k(shingles, config.sketch_size)),
+        signature=encode_uint32(sig),
+        bands=tuple(band_keys(sig, config.bands, config.rows)),
+    )

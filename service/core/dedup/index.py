@@ -1,0 +1,190 @@
+"""The dedup index: exact and near-duplicate decisions over caller-owned mappings.
+
+State lives in four MutableMappings with str keys and JSON values, so unit tests pass
+dicts and the stream agent passes Faust tables. Values are always reassigned, never
+mutated in place, because a table only persists what is written back to it.
+
+- buckets: LSH band key -> [article id, ...] (originals only, oldest first)
+- docs:    article id -> record (see _record)
+- exact:   "u:<url key>" or "c:<content hash>" -> first article id seen with it
+- times:   "<time bucket number>" -> [article id, ...]; "floor" -> oldest live bucket
+"""
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from .config import DedupConfig
+from .fingerprint import Fingerprint, decode_uint32
+from .minhash import band_keys
+from .sketch import similarity
+
+_FLOOR = "floor"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome for one article.
+
+    status is "unique" or "duplicate"; kind is "exact" (same canonical URL or same
+    normalised text) or "near" (similarity = estimated containment) for duplicates.
+    duplicate_of is always the root original, never the article itself.
+    """
+
+    status: str
+    kind: str | None = None
+    duplicate_of: str | None = None
+    similarity: float | None = None
+
+
+UNIQUE = Decision("unique")
+
+
+class DedupIndex:
+    """First-seen-wins duplicate detection with bounded, time-expired state."""
+
+    def __init__(
+        self,
+        buckets: MutableMapping[str, Any],
+        docs: MutableMapping[str, Any],
+        exact: MutableMapping[str, Any],
+        times: MutableMapping[str, Any],
+        config: DedupConfig,
+    ) -> None:
+        self.buckets = buckets
+        self.docs = docs
+        self.exact = exact
+        self.times = times
+        self.config = config
+
+    def check_and_insert(self, fp: Fingerprint, now: float) -> Decision:
+        """Decide whether `fp` duplicates a stored article, then store it.
+
+        `now` is the article's time in epoch seconds; it drives expiry only. Replaying an
+        article id returns the decision recorded the first time and changes nothing.
+        """
+        stored = self.docs.get(fp.article_id)
+        if stored is not None:
+            return Decision(*stored["d"])
+        decision = self._exact_match(fp) or self._near_match(fp) or UNIQUE
+        self._insert(fp, decision, now)
+        return decision
+
+    def expire(self, now: float) -> int:
+        """Forget articles older than the retention window; returns how many were removed.
+
+        Works bucket by bucket from the oldest live time bucket, so its cost is
+        proportional to what expires. Articles live between retention_seconds and
+        retention_seconds + time_bucket_seconds.
+        """
+        floor = self.times.get(_FLOOR)
+        if floor is None:
+            return 0
+        cutoff = int((now - self.config.retention_seconds) // self.config.time_bucket_seconds)
+        removed = 0
+        for number in range(floor, cutoff):
+            for article_id in self.times.pop(str(number), []):
+                removed += self._forget(article_id)
+        if cutoff > floor:
+            self.times[_FLOOR] = cutoff
+        return removed
+
+    def _exact_match(self, fp: Fingerprint) -> Decision | None:
+        for key in _exact_keys(fp):
+            root = self._root_of(self.exact.get(key))
+            if root is not None:
+                return Decision("duplicate", "exact", root, 1.0)
+        return None
+
+    def _near_match(self, fp: Fingerprint) -> Decision | None:
+        if not fp.bands:
+            return None
+        sketch = decode_uint32(fp.sketch)
+        best: tuple[float, float, str] | None = None
+        seen: set[str] = set()
+        for key in fp.bands:
+            for candidate in self.buckets.get(key, ()):
+                if candidate in seen:
+                    continue
+                seen.add(candidate)
+                record = self.docs.get(candidate)
+                if record is None or "s" not in record:
+                    continue
+                sim = similarity(
+                    sketch, fp.shingle_count, decode_uint32(record["s"]), record["n"],
+                    self.config.sketch_size,
+                )
+                if (
+                    sim.containment >= self.config.containment_threshold
+                    and sim.jaccard >= self.config.jaccard_threshold
+                    and (best is None or (sim.containment, sim.jaccard) > best[:2])
+                ):
+                    best = (sim.containment, sim.jaccard, record["r"])
+        if best is None:
+            return None
+        return Decision("duplicate", "near", best[2], round(best[0], 4))
+
+    def _root_of(self, article_id: str | None) -> str | None:
+        record = self.docs.get(article_id) if article_id is not None else None
+        return None if record is None else record["r"]
+
+    def _insert(self, fp: Fingerprint, decision: Decision, now: float) -> None:
+        original = decision.status == "unique"
+        self.docs[fp.article_id] = _record(fp, decision, now, with_sketch=original and bool(fp.bands))
+        for key in _exact_keys(fp):
+            if self._root_of(self.exact.get(key)) is None:
+                self.exact[key] = fp.article_id
+        if original:
+            for key in fp.bands:
+                self.buckets[key] = [*self.buckets.get(key, ()), fp.article_id]
+        number = int(now // self.config.time_bucket_seconds)
+        floor = self.times.get(_FLOOR)
+        if floor is None:
+            self.times[_FLOOR] = floor = number
+        # An article older than the live window still needs a bucket that will expire.
+        slot = str(max(number, floor))
+        self.times[slot] = [*self.times.get(slot, ()), fp.article_id]
+
+    def _forget(self, article_id: str) -> int:
+        record = self.docs.pop(article_id, None)
+        if record is None:
+            return 0
+        if "g" in record:
+            sig = decode_uint32(record["g"])
+            for key in band_keys(sig, self.config.bands, self.config.rows):
+                remaining = [other for other in self.buckets.get(key, ()) if other != article_id]
+                if remaining:
+                    self.buckets[key] = remaining
+                else:
+                    self.buckets.pop(key, None)
+        for key in _exact_keys_of_record(record):
+            if self.exact.get(key) == article_id:
+                del self.exact[key]
+        return 1
+
+
+def _record(fp: Fingerprint, decision: Decision, now: float, with_sketch: bool) -> dict[str, Any]:
+    """docs value: t time, d decision fields, r root, u/c exact keys; s/n/g for originals."""
+    record: dict[str, Any] = {
+        "t": now,
+        "d": [decision.status, decision.kind, decision.duplicate_of, decision.similarity],
+        "r": decision.duplicate_of or fp.article_id,
+        "u": fp.url_key,
+        "c": fp.content_hash,
+    }
+    if with_sketch:
+        record |= {"s": fp.sketch, "n": fp.shingle_count, "g": fp.signature}
+    return record
+
+
+def _exact_keys(fp: Fingerprint) -> list[str]:
+    return _exact_keys_of_record({"u": fp.url_key, "c": fp.content_hash})
+
+
+def _exact_keys_of_record(record: dict[str, Any]) -> list[str]:
+    keys = []
+    if record["u"]:
+        keys.append("u:" + record["u"])
+    if record["c"]:
+        keys.append("c:" + record["c"])
+    return keys

@@ -1,0 +1,49 @@
+"""Bottom-k sketches and the similarity estimates used to verify LSH candidates.
+
+A bottom-k sketch keeps the k smallest shingle hashes. Hashes below the smaller of two
+sketches' maxima are a uniform sample of both sets, so their overlap estimates
+containment (copy kept only part of the original) as well as Jaccard; sets with at
+most k shingles are stored whole and compared exactly.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .mix import sorted_distinct
+
+_NO_LIMIT = np.uint32(0xFFFFFFFF)
+
+
+class Similarity(NamedTuple):
+    """Containment |A∩B| / min(|A|, |B|) and Jaccard |A∩B| / |A∪B|, both in [0, 1]."""
+
+    containment: float
+    jaccard: float
+
+
+def bottom_k(shingles: np.ndarray, size: int) -> np.ndarray:
+    """The `size` smallest of sorted distinct uint64 shingle hashes, as sorted uint32.
+
+    Keeping the high 32 bits preserves the order the estimator relies on and halves
+    the stored bytes.
+    """
+    return sorted_distinct((shingles[:size] >> np.uint64(32)).astype(np.uint32))
+
+
+def similarity(a: np.ndarray, a_total: int, b: np.ndarray, b_total: int, size: int) -> Similarity:
+    """Estimate containment and Jaccard of two sets from their bottom-`size` sketches.
+
+    `a_total` and `b_total` are the numbers of distinct shingles the sketches came from.
+    """
+    limit = min(
+        a[-1] if a_total > size else _NO_LIMIT,
+        b[-1] if b_total > size else _NO_LIMIT,
+    )
+    a = a[: np.searchsorted(a, limit, side="right")]
+    b = b[: np.searchsorted(b, limit, side="right")]
+    if a.size == 0 or b.size == 0:
+        return Similarity(0.0, 0.0)
+    found = np.minimum(np.searchsorted(b, a), b.size - 1)
+    shared = int(np.count_nonzero(b[found] == a))
+    return Similarity(shared / min(a.size, b.size), shared / (a.size + b.size - shared))

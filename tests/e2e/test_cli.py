@@ -1,0 +1,104 @@
+"""The commands a user meets, run as processes against the real broker."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from service.admin import ensure_topics
+from service.settings import Settings
+from tests.support.broker import free_port
+from tests.support.factories import make_article
+
+pytestmark = pytest.mark.e2e
+
+
+def newsflow(settings: Settings, *args: str, input: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, **settings.as_env()}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args], env=env, input=input, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_push_then_tail_through_a_worker(settings_factory, start_worker, tmp_path):
+    settings = settings_factory()
+    start_worker(settings)
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(json.dumps(make_article(id=f"cli-{i}", source="cli.example")) for i in range(3)) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "no body"}\n{oops\n')
+
+    pushed = newsflow(settings, "push", str(good), str(bad), "--source", "override.example")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "sent 3" in pushed.stdout and "rejected 2" in pushed.stdout
+    assert f"{bad}:1" in pushed.stderr and f"{bad}:2" in pushed.stderr
+
+    raw = newsflow(settings, "push", "--raw", "-", input='{"body": ""}\n')
+    assert raw.returncode == 0 and "sent 1" in raw.stdout
+
+    tailed = _tail_until(settings, "enriched", 3)
+    events = [json.loads(line) for line in tailed.splitlines()]
+    assert sorted(e["id"] for e in events) == ["cli-0", "cli-1", "cli-2"]
+    assert {e["source"] for e in events} == {"override.example"}
+
+    readable = newsflow(settings, "tail", "invalid")
+    assert "DEAD LETTER empty_body" in readable.stdout
+
+
+def _tail_until(settings, topic, count, attempts=60):
+    import time
+
+    for _ in range(attempts):
+        out = newsflow(settings, "tail", topic, "--json").stdout
+        if len(out.splitlines()) >= count:
+            return out
+        time.sleep(0.5)
+    raise AssertionError(f"{topic} never reached {count} events")
+
+
+def test_push_to_an_unreachable_broker_fails_clearly(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps(make_article()) + "\n")
+    result = newsflow(Settings(kafka_bootstrap=f"127.0.0.1:{free_port()}"), "push", str(f), timeout=60)
+    assert result.returncode == 1 and "no Kafka broker answered" in result.stderr
+
+
+def test_demo_runs_to_its_summary_and_exits_zero(settings_factory):
+    settings = settings_factory()
+    result = newsflow(settings, "demo", "--timeout", "120")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Outcomes of this run" in result.stdout
+    assert "DEAD LETTER" in result.stdout and "nf-seed-001" in result.stdout
+
+
+def test_schemas_prints_every_topic_contract(settings_factory):
+    result = newsflow(Settings(), "schemas")
+    schemas = json.loads(result.stdout)
+    assert set(schemas) == {"articles.raw", "articles.enriched", "articles.invalid"}
+    assert "body" in schemas["articles.raw"]["required"]
+
+
+def test_kafka_start_status_stop_on_custom_ports(tmp_path):
+    settings = Settings(
+        kafka_port=free_port(), kafka_controller_port=free_port(), data_dir=tmp_path, kafka_heap="384m"
+    )
+    try:
+        first = newsflow(settings, "kafka", "start")
+        assert first.returncode == 0 and "started" in first.stdout, first.stderr
+        again = newsflow(settings, "kafka", "start")
+        assert again.returncode == 0 and "already running" in again.stdout
+        status = newsflow(settings, "kafka", "status")
+        assert status.returncode == 0 and "answers: True" in status.stdout
+        assert asyncio_run_ensure(settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{settings.kafka_port}"}))
+    finally:
+        stopped = newsflow(settings, "kafka", "stop")
+    assert "stopped" in stopped.stdout
+    assert newsflow(settings, "kafka", "status").returncode == 1
+
+
+def asyncio_run_ensure(settings: Settings) -> list[str]:
+    import asyncio
+
+    return asyncio.run(ensure_topics(settings))

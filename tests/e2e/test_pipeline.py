@@ -1,0 +1,56 @@
+"""1,000 mixed messages through a real worker: each ends in exactly one outcome topic."""
+
+import asyncio
+import random
+
+from service import codec
+from service.cli.inputs import Item
+from service.outcomes import collect_outcomes
+from service.producer import push
+from service.topic_names import TopicNames
+from tests.support.factories import make_article, raw_bytes
+
+MIB = 1024 * 1024
+
+
+def mixed_messages(rng: random.Random, count: int, max_bytes: int) -> list[tuple[str, Item]]:
+    """(expected outcome, item) pairs: mostly valid, then each kind of bad input."""
+    kinds = ["valid"] * 6 + ["not_json", "not_utf8", "missing_body", "empty_body", "invalid_fields"]
+    out = []
+    for i in range(count):
+        kind = "too_large" if i % 200 == 0 else rng.choice(kinds)
+        value = {
+            "valid": lambda: raw_bytes(id=f"v-{i}", body=f"Article {i}. " + "word " * rng.randint(5, 400)),
+            "not_json": lambda: b"{this is not json " + str(i).encode(),
+            "not_utf8": lambda: b'{"body": "\xff\xfe' + str(i).encode() + b'"}',
+            "missing_body": lambda: codec.dumps({"id": f"m-{i}", "title": "no body"}),
+            "empty_body": lambda: codec.dumps({"id": f"e-{i}", "body": "   "}),
+            "invalid_fields": lambda: codec.dumps(make_article(id=f"f-{i}", authors="not a list")),
+            "too_large": lambda: raw_bytes(id=f"l-{i}", body="x" * (max_bytes + 1)),
+        }[kind]()
+        key = f"k-{i}".encode() if i % 3 else None
+        out.append(("enriched" if kind == "valid" else kind, Item(f"msg {i}", value, key)))
+    return out
+
+
+def test_every_message_reaches_exactly_one_outcome(settings_factory, start_worker):
+    settings = settings_factory()
+    names = TopicNames.from_settings(settings)
+    start_worker(settings)
+    messages = mixed_messages(random.Random(7), 1000, settings.max_article_bytes)
+
+    result = asyncio.run(push(settings, names.raw, [item for _, item in messages]))
+    assert len(result.sent) == 1000, result.rejected
+    expected_kind = {pos: messages[int(origin.split()[1])][0] for origin, *pos in result.sent for pos in [tuple(pos)]}
+
+    log = asyncio.run(collect_outcomes(settings, set(expected_kind), timeout=180, linger=3))
+    assert not log.missing, f"{len(log.missing)} messages have no outcome"
+    assert log.repeats == 0 and not log.conflicting()
+    for pos, (topic, _, value) in log.first().items():
+        event = codec.loads(value)
+        if expected_kind[pos] == "enriched":
+            assert topic == names.enriched
+        else:
+            assert topic == names.invalid
+            assert event["error"]["code"] == expected_kind[pos]
+    assert sum(1 for k in expected_kind.values() if k == "too_large") == 5

@@ -1,0 +1,173 @@
+"""DedupIndex decisions over plain dicts: one row per edge case."""
+
+import random
+
+import pytest
+
+from service.core.dedup import DEFAULT_CONFIG, DedupConfig, DedupIndex, Fingerprint, fingerprint
+
+HOUR = 3600
+DAY = 24 * HOUR
+_VOCABULARY = [f"w{n}" for n in range(5000)]
+
+
+def make_text(seed: int, words: int = 400) -> str:
+    """Deterministic pseudo-article: unrelated seeds share almost no 5-shingles."""
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(words)) + "."
+
+
+def make_index(config: DedupConfig = DEFAULT_CONFIG) -> tuple[DedupIndex, dict, dict, dict, dict]:
+    buckets: dict = {}
+    docs: dict = {}
+    exact: dict = {}
+    times: dict = {}
+    return DedupIndex(buckets, docs, exact, times, config), buckets, docs, exact, times
+
+
+def make_fp(article_id: str, text: str, url: str | None = None) -> Fingerprint:
+    return fingerprint(article_id, text, url if url is not None else f"https://example.org/{article_id}")
+
+
+ORIGINAL = make_text(1)
+OTHER = make_text(2)
+BOILERPLATE = "Sign up for our newsletter. Follow us for live updates. All rights reserved."
+
+
+def truncated(text: str, fraction: float) -> str:
+    words = text.split()
+    return " ".join(words[: int(len(words) * fraction)])
+
+
+def edited(text: str) -> str:
+    words = text.split()
+    del words[50]
+    words.insert(120, "reportedly")
+    words[150], words[151] = words[151], words[150]
+    return " ".join(words)
+
+
+@pytest.mark.parametrize(
+    ("name", "copy_text", "copy_url", "kind"),
+    [
+        ("exact copy", ORIGINAL, None, "exact"),
+        ("same text, punctuation and case changed", ORIGINAL.upper().replace(" ", ", "), None, "exact"),
+        ("url-only copy", OTHER, "https://example.org/a", "exact"),
+        ("truncated to 40 %", truncated(ORIGINAL, 0.4), None, "near"),
+        ("truncated to 90 %", truncated(ORIGINAL, 0.9), None, "near"),
+        ("boilerplate added", f"{BOILERPLATE}\n{ORIGINAL}\n{BOILERPLATE}", None, "near"),
+        ("headline changed", "A Completely New Headline Here\n" + ORIGINAL, None, "near"),
+        ("byline and dateline changed", "By Someone Else, Wire\nCARACAS (Wire) — " + ORIGINAL, None, "near"),
+        ("small word edits", edited(ORIGINAL), None, "near"),
+        ("everything at once", "New headline\n" + edited(truncated(ORIGINAL, 0.5)) + BOILERPLATE, None, "near"),
+    ],
+)
+def test_copies_point_to_the_original(name: str, copy_text: str, copy_url: str | None, kind: str) -> None:
+    index, *_ = make_index()
+    assert index.check_and_insert(make_fp("a", ORIGINAL), now=0).status == "unique"
+    decision = index.check_and_insert(make_fp("b", copy_text, copy_url), now=60)
+    assert (decision.status, decision.kind, decision.duplicate_of) == ("duplicate", kind, "a"), name
+    assert decision.similarity is not None and decision.similarity >= DEFAULT_CONFIG.containment_threshold
+
+
+def quote_of(text: str, start: int, length: int) -> str:
+    return " ".join(text.split()[start : start + length])
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("unrelated article", OTHER),
+        ("shares a 60-word quote", make_text(3, 300) + " “" + quote_of(ORIGINAL, 100, 60) + "” " + make_text(4, 200)),
+        ("shares a 40-word quote at its start", quote_of(ORIGINAL, 0, 40) + " " + make_text(5, 250)),
+        ("quotes the original's lede in a short piece", quote_of(ORIGINAL, 0, 50) + " " + make_text(6, 120)),
+    ],
+)
+def test_hard_negatives_are_unique(name: str, text: str) -> None:
+    index, *_ = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=0)
+    assert index.check_and_insert(make_fp("b", text), now=60).status == "unique", name
+
+
+def test_replay_returns_the_first_decision_and_changes_nothing() -> None:
+    index, buckets, docs, exact, times = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=0)
+    first = index.check_and_insert(make_fp("b", truncated(ORIGINAL, 0.6)), now=60)
+    state = repr((buckets, docs, exact, times))
+    assert index.check_and_insert(make_fp("b", truncated(ORIGINAL, 0.6)), now=120) == first
+    assert index.check_and_insert(make_fp("a", ORIGINAL), now=120).status == "unique"
+    assert repr((buckets, docs, exact, times)) == state
+
+
+def test_replay_of_a_different_text_under_the_same_id_keeps_the_decision() -> None:
+    index, *_ = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=0)
+    assert index.check_and_insert(make_fp("a", ORIGINAL), now=10).status == "unique"
+
+
+def test_copy_of_a_copy_points_to_the_root() -> None:
+    index, *_ = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=0)
+    index.check_and_insert(make_fp("b", ORIGINAL + " " + BOILERPLATE), now=60)
+    near = index.check_and_insert(make_fp("c", "New headline\n" + ORIGINAL + " " + BOILERPLATE), now=120)
+    by_url = index.check_and_insert(make_fp("d", OTHER, "https://example.org/b"), now=180)
+    assert (near.duplicate_of, by_url.duplicate_of, by_url.kind) == ("a", "a", "exact")
+
+
+def test_expiry_removes_records_buckets_and_exact_keys() -> None:
+    index, buckets, docs, exact, times = make_index()
+    index.check_and_insert(make_fp("old", ORIGINAL), now=0)
+    index.check_and_insert(make_fp("new", OTHER), now=3 * DAY)
+    old_bands = set(make_fp("old", ORIGINAL).bands)
+    assert index.expire(now=DEFAULT_CONFIG.retention_seconds + 2 * HOUR) == 1
+    assert set(docs) == {"new"}
+    assert not any("old" in ids for ids in buckets.values())
+    assert not old_bands & set(buckets) - set(make_fp("new", OTHER).bands)
+    assert "old" not in exact.values() and "old" not in str(times)
+    # The original is forgotten, so a later copy is an original again.
+    assert index.check_and_insert(make_fp("copy", ORIGINAL), now=8 * DAY).status == "unique"
+
+
+def test_expiry_keeps_articles_inside_the_window_and_is_repeatable() -> None:
+    index, _, docs, _, _ = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=10 * DAY)
+    assert index.expire(now=10 * DAY + DEFAULT_CONFIG.retention_seconds - HOUR) == 0
+    assert index.expire(now=10 * DAY + DEFAULT_CONFIG.retention_seconds - HOUR) == 0
+    assert set(docs) == {"a"}
+    assert index.expire(now=10 * DAY + DEFAULT_CONFIG.retention_seconds + 2 * HOUR) == 1
+
+
+def test_late_article_older_than_the_window_still_expires() -> None:
+    index, _, docs, _, times = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=30 * DAY)
+    index.check_and_insert(make_fp("late", OTHER), now=1 * DAY)
+    index.expire(now=30 * DAY + DEFAULT_CONFIG.retention_seconds + 2 * HOUR)
+    assert docs == {} and times.get("floor") is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second", "status"),
+    [
+        ("both empty", "", "", "unique"),
+        ("punctuation only", "...", "!!!", "unique"),
+        ("same short text", "Breaking: markets", "breaking markets", "duplicate"),
+        ("different short texts", "Breaking: markets", "Breaking: weather", "unique"),
+        ("short text contained in a long one", "w1 w2 w3", "w1 w2 w3 " + ORIGINAL, "unique"),
+    ],
+)
+def test_short_texts_only_match_exactly(name: str, first: str, second: str, status: str) -> None:
+    index, *_ = make_index()
+    index.check_and_insert(make_fp("a", first), now=0)
+    assert index.check_and_insert(make_fp("b", second), now=60).status == status, name
+
+
+def test_state_values_are_json_friendly() -> None:
+    import orjson
+
+    index, buckets, docs, exact, times = make_index()
+    index.check_and_insert(make_fp("a", ORIGINAL), now=0)
+    index.check_and_insert(make_fp("b", truncated(ORIGINAL, 0.5)), now=60)
+    for mapping in (buckets, docs, exact, times):
+        assert orjson.loads(orjson.dumps(mapping)) == mapping
+    fp = make_fp("a", ORIGINAL)
+    assert Fingerprint.from_dict(orjson.loads(orjson.dumps(fp.as_dict()))) == fp

@@ -1,0 +1,95 @@
+"""Hashing, signatures and similarity estimates of the dedup core."""
+
+import numpy as np
+import pytest
+
+from service.core.dedup.minhash import band_keys, signature
+from service.core.dedup.shingles import shingle_hashes
+from service.core.dedup.sketch import bottom_k, similarity
+from service.core.dedup.text import normalise, token_hashes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello, World!", b"hello  world "),
+        ("they’re “here” — now…", b"they re  here    now "),
+        ("Nicolás\u00a0Maduro", "nicolás maduro".encode()),
+        ("", b""),
+    ],
+)
+def test_normalise(text: str, expected: bytes) -> None:
+    assert normalise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("The cat sat", "the  CAT, sat!", True),
+        ("stop pots", "pots stop", False),
+        ("ab", "ba", False),
+        ("a" * 100, "a" * 101, False),
+    ],
+)
+def test_token_hashes_follow_words(a: str, b: str, equal: bool) -> None:
+    assert np.array_equal(token_hashes(a), token_hashes(b)) is equal
+
+
+def test_token_hashes_one_per_word() -> None:
+    hashes = token_hashes("one two one three")
+    assert hashes.size == 4 and hashes[0] == hashes[2] and len(set(hashes.tolist())) == 3
+
+
+@pytest.mark.parametrize(("words", "size", "count"), [(0, 5, 0), (4, 5, 0), (5, 5, 1), (10, 3, 8)])
+def test_shingle_counts(words: int, size: int, count: int) -> None:
+    text = " ".join(f"w{n}" for n in range(words))
+    assert shingle_hashes(token_hashes(text), size).size == count
+
+
+def random_set(seed: int, size: int) -> np.ndarray:
+    values = np.random.default_rng(seed).integers(0, 2**64, size, dtype=np.uint64)
+    return np.sort(np.unique(values))
+
+
+@pytest.mark.parametrize(
+    ("shared", "only_a", "only_b", "containment", "jaccard"),
+    [
+        (1000, 0, 0, 1.0, 1.0),
+        (400, 600, 0, 1.0, 0.4),
+        (100, 900, 900, 0.1, 100 / 1900),
+        (0, 500, 500, 0.0, 0.0),
+        (50, 0, 30, 1.0, 50 / 80),
+    ],
+)
+def test_similarity_estimates(shared: int, only_a: int, only_b: int, containment: float, jaccard: float) -> None:
+    common, a_rest, b_rest = random_set(1, shared), random_set(2, only_a), random_set(3, only_b)
+    a = np.sort(np.concatenate((common, a_rest)))
+    b = np.sort(np.concatenate((common, b_rest)))
+    sim = similarity(bottom_k(a, 256), a.size, bottom_k(b, 256), b.size, 256)
+    assert sim.containment == pytest.approx(containment, abs=0.12)
+    assert sim.jaccard == pytest.approx(jaccard, abs=0.12)
+
+
+def test_signature_agreement_tracks_jaccard() -> None:
+    a = random_set(4, 2000)
+    kept = np.random.default_rng(8).permutation(a)[:1000]
+    b = np.sort(np.concatenate((kept, random_set(5, 1000))))
+    agree = np.mean(signature(a, 256) == signature(b, 256))
+    assert agree == pytest.approx(1 / 3, abs=0.1)
+
+
+def test_signature_of_short_set_is_dense_and_deterministic() -> None:
+    shingles = random_set(6, 3)
+    sig = signature(shingles, 64)
+    assert sig.size == 64 and np.array_equal(sig, signature(shingles.copy(), 64))
+    assert signature(shingles[:0], 64).size == 0
+
+
+def test_band_keys() -> None:
+    sig = signature(random_set(7, 500), 64)
+    keys = band_keys(sig, 32, 2)
+    assert len(keys) == 32 and len(set(keys)) == 32 and all(len(k) == 12 for k in keys)
+    changed = sig.copy()
+    changed[0] ^= 1
+    assert band_keys(changed, 32, 2)[1:] == keys[1:] and band_keys(changed, 32, 2)[0] != keys[0]
+    assert band_keys(sig[:0], 32, 2) == []

@@ -1,0 +1,34 @@
+import pytest
+
+from service.errors import LocalKafkaError
+from service.kafka_local import POM, LocalKafka, kafka_version
+from service.settings import Settings
+
+
+def test_version_comes_from_the_pom():
+    assert kafka_version().startswith("4.")
+    assert f"<kafka.version>{kafka_version()}</kafka.version>" in POM.read_text()
+
+
+def test_paths_follow_settings(tmp_path):
+    local = LocalKafka(Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "d", kafka_port=19999))
+    assert local.home == tmp_path / "cache" / f"kafka-{kafka_version()}"
+    assert local.data_dir == (tmp_path / "d" / "kafka").resolve()
+    assert local.bootstrap == "127.0.0.1:19999"
+
+
+def test_missing_maven_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(LocalKafkaError, match="(?s)apt-get install maven.*NEWSFLOW_KAFKA_BOOTSTRAP.*docker compose"):
+        LocalKafka(Settings(cache_dir=tmp_path)).ensure_jars()
+
+
+def test_missing_java_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(LocalKafkaError, match="(?s)openjdk.*NEWSFLOW_KAFKA_BOOTSTRAP.*docker compose"):
+        LocalKafka(Settings(cache_dir=tmp_path, data_dir=tmp_path)).start()
+
+
+def test_status_of_a_broker_never_started(tmp_path):
+    status = LocalKafka(Settings(cache_dir=tmp_path, data_dir=tmp_path, kafka_port=1)).status()
+    assert status["pid"] is None and status["answers"] is False
