@@ -185,7 +185,7 @@ class LocalKafka:
                     f"port {port} on 127.0.0.1 is taken by another process; set NEWSFLOW_KAFKA_PORT / "
                     "NEWSFLOW_KAFKA_CONTROLLER_PORT, or point NEWSFLOW_KAFKA_BOOTSTRAP at that broker"
                 )
-        if on_progress:
+        if on_progress and not (self.libs / ".complete").exists():
             on_progress(f"resolving Kafka {self.version} jars with Maven (first run only)")
         self.ensure_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)

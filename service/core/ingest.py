@@ -114,11 +114,20 @@ def parse_raw(value: bytes | None, limits: Limits) -> RawArticle:
         raise _reject(code, message, fields, article_id=producer_id) from e
 
 
-def normalize_article(raw: RawArticle, source: SourceRef, received_at: datetime) -> EnrichedArticle:
+def normalize_article(raw: RawArticle, source: SourceRef, received_at: datetime, limits: Limits) -> EnrichedArticle:
     """The normalised article; raises `Rejected` when nothing readable is left."""
     body, body_format = normalize_body(raw.body)
     if not body:
         raise _reject("empty_body", "`body` has no visible text after normalisation", article_id=raw.id)
+    body_bytes = len(body.encode("utf-8", "surrogatepass"))
+    if body_bytes > limits.max_article_bytes:
+        # Unicode normalisation can expand text many times (one ligature → 18 letters).
+        raise _reject(
+            "too_large",
+            f"the body grew to {body_bytes:,} bytes after Unicode normalisation, over the limit of "
+            f"{limits.max_article_bytes:,} (NEWSFLOW_MAX_ARTICLE_BYTES)",
+            article_id=raw.id,
+        )
     url = None
     if raw.url:
         try:
@@ -205,7 +214,7 @@ def ingest(
 ) -> Outcome:
     """Validate and normalise one raw message. Never raises for bad input."""
     try:
-        article = normalize_article(parse_raw(value, limits), source, received_at)
+        article = normalize_article(parse_raw(value, limits), source, received_at, limits)
     except Rejected as r:
         return Outcome("invalid", dead=dead_letter(r, value, key, source, received_at, limits))
     return Outcome("enriched", article=article)

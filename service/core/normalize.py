@@ -2,7 +2,7 @@
 
 import re
 import unicodedata
-from html.parser import HTMLParser
+from html import unescape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Tags whose presence makes a body HTML rather than text that mentions `<`.
@@ -41,39 +41,39 @@ def looks_like_html(text: str) -> bool:
     return _HTML_HINT.search(text) is not None
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip_depth += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n" if tag != "br" else "\n")
-
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n\n" if tag != "br" else "\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self.parts.append(data)
+# One token at a time: a comment opener, a tag, or a declaration. Every alternative is
+# anchored on `<` and cannot cross another `<`, so a scan is linear even on hostile input
+# (the standard library's HTMLParser is quadratic on unclosed tags in this Python).
+_TOKEN = re.compile(r"<!--|<(/?)([a-zA-Z][a-zA-Z0-9:-]*)(?:[\s/][^<>]*)?>|<[!?][^<>]*>")
 
 
 def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment, block elements as paragraph breaks."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
+    """Visible text of an HTML fragment, block elements as paragraph breaks; linear time."""
+    parts: list[str] = []
+    pos, end = 0, len(html)
+    while pos < end:
+        match = _TOKEN.search(html, pos)
+        if match is None:
+            parts.append(html[pos:])
+            break
+        parts.append(html[pos : match.start()])
+        pos = match.end()
+        token = match.group(0)
+        if token == "<!--":
+            close = html.find("-->", pos)
+            pos = end if close < 0 else close + 3
+            continue
+        tag = (match.group(2) or "").lower()
+        if not tag:
+            continue
+        if tag in _SKIP_TAGS and not match.group(1) and not token.endswith("/>"):
+            close = re.compile(rf"</{tag}\s*>", re.IGNORECASE).search(html, pos)
+            pos = end if close is None else close.end()
+        elif tag == "br":
+            parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            parts.append("\n\n")
+    return unescape("".join(parts))
 
 
 def normalize_text(text: str) -> str:

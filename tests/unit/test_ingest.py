@@ -44,6 +44,7 @@ def run(value, key=b"k"):
         (b'{"body": "x", "metadata": ' + b'{"a": ' * 10 + b"1" + b"}" * 10 + b"}", "too_deeply_nested"),
         (b"[" * 5000 + b"]" * 5000, "too_deeply_nested"),
         (raw_bytes(body="x" * (LIMITS.max_article_bytes + 1)), "too_large"),
+        (raw_bytes(body="\ufdfa" * (LIMITS.max_article_bytes // 8)), "too_large"),  # NFKC expands 18×
     ],
 )
 def test_bad_input_becomes_a_dead_letter_with_its_reason(value, code):

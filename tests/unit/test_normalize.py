@@ -86,3 +86,21 @@ def test_title_from_body_cuts_long_lines_at_a_word():
 
 def test_normalize_title_is_one_line_without_tags():
     assert normalize_title("  <b>Big</b>\n news &amp; more ") == "Big news & more"
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<p>" + "<a " * 20000, "<a " * 20000),  # unclosed tags stay text
+        ("<p>a<!-- never closed " + "x" * 50000, "a"),
+        ("<p>" + "<!--" * 20000, ""),
+        ("<p>x<script>" * 20000, "x"),
+        ("<p>" + "</" * 20000, "</" * 20000),
+        ("<p>" + "&" * 20000, "&" * 20000),
+        ("<p>a</p><!DOCTYPE html><?xml x?><p>b</p>", "a\n\nb"),
+        ("<P>Upper<BR>case</P>", "Upper\ncase"),
+        ("<p>x<style>p { color: red }</style>y</p>", "xy"),
+    ],
+)
+def test_hostile_html_is_stripped_in_one_pass(html, expected):
+    assert normalize_body(html)[0] == normalize_text(expected)

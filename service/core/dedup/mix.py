@@ -1,18 +1,71 @@
-"""Vectorised 64-bit integer helpers shared by the hashing stages."""
+"""The compiled hashing kernels of the dedup core, one loop each over one article's data.
 
+Per-article arrays are a few thousand elements, so numpy's per-call overhead cost more
+than the arithmetic; numba compiles these loops once and caches the machine code on disk.
+They all live in this one module because numba's cache only notices edits to the file
+that defines a cached function, not to the kernels it calls: a stale kernel would
+silently change stored fingerprints. The stage modules document and wrap them.
+
+All arithmetic is uint64 that wraps modulo 2**64. numba turns a mix of signed and
+unsigned integers into float64, so every constant and operand is an np.uint64.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
 import numpy as np
+
+
+def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+    # numba caches beside this file or in the user's cache dir; when neither is
+    # writable (read-only image, no home) compiling once per process beats failing.
+    try:
+        return numba.njit(cache=True)(func)
+    except RuntimeError:
+        return numba.njit(func)
+
 
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
 _C2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
+_ONE = np.uint64(1)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+
+# Which bytes belong to words: ASCII letters and digits, and every byte >= 128 (part of
+# a UTF-8 character) unless it starts a separator (see _separator_length).
+_WORD_BYTE = np.array([b >= 128 or chr(b) in "abcdefghijklmnopqrstuvwxyz0123456789" for b in range(256)])
+_MAX_WORD_POSITION = 64
+_WORD_POWERS = np.cumprod(np.full(_MAX_WORD_POSITION, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)
+_LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+# Distinct odd multipliers make the shingle hash depend on word order.
+SHINGLE_MULTIPLIERS = np.array(
+    [
+        0x9E3779B97F4A7C15,
+        0xBF58476D1CE4E5B9,
+        0x94D049BB133111EB,
+        0xD6E8FEB86659FD93,
+        0xA0761D6478BD642F,
+        0xE7037ED1A0B428DB,
+        0x8EBC6AF09C88C6E3,
+        0x589965CC75374CC3,
+    ],
+    dtype=np.uint64,
+)
+
+# Odd constant added per step of borrowing so a borrowed value differs from its donor's.
+_ROTATION_STEP = np.uint64(0x7F4A7C15)
+_ROW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_BAND_SALT = np.uint64(0xD6E8FEB86659FD93)
+_KEY_BITS = np.uint64(16)
 
 
-def fmix64(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's finaliser on a uint64 array: every input bit affects every output bit.
-
-    Returns a new uint64 array; multiplication wraps modulo 2**64 as intended.
-    """
-    x = values ^ (values >> _S33)
+@_compiled
+def _fmix64(x: np.uint64) -> np.uint64:
+    # MurmurHash3's finaliser: every input bit affects every output bit.
+    x ^= x >> _S33
     x *= _C1
     x ^= x >> _S33
     x *= _C2
@@ -20,16 +73,120 @@ def fmix64(values: np.ndarray) -> np.ndarray:
     return x
 
 
-def sorted_distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of a 1-d array.
+@_compiled
+def _separator_length(data: np.ndarray, i: int) -> int:
+    # Bytes in the separator character starting at data[i], 0 if it is none: U+00A0-U+00BF,
+    # U+2000-U+206F or U+3000-U+303F. data is valid UTF-8, so i is a character's start.
+    lead = data[i]
+    if lead == 0xC2 and i + 1 < data.size and data[i + 1] >= 0xA0:
+        return 2
+    if (lead != 0xE2 and lead != 0xE3) or i + 2 >= data.size:
+        return 0
+    second, third = data[i + 1], data[i + 2]
+    if second == 0x80 or (lead == 0xE2 and second == 0x81 and third <= 0xAF):
+        return 3
+    return 0
 
-    Same result as np.unique, which is ten times slower on the few-thousand-element
-    arrays of one article.
-    """
-    ordered = np.sort(values)
-    if ordered.size < 2:
-        return ordered
-    keep = np.empty(ordered.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+
+@_compiled
+def _word_hash(total: np.uint64, length: int) -> np.uint64:
+    return _fmix64(total ^ (np.uint64(length) * _LENGTH_SALT))
+
+
+@_compiled
+def word_hashes(data: np.ndarray) -> np.ndarray:
+    """uint64 hash of every word of lowercased UTF-8 `data` (a uint8 array), in order."""
+    out = np.empty(data.size // 2 + 1, dtype=np.uint64)
+    count = 0
+    total = np.uint64(0)
+    length = 0
+    i = 0
+    while i < data.size:
+        byte = data[i]
+        step = _separator_length(data, i) if byte >= 128 else 0
+        if step == 0 and _WORD_BYTE[byte]:
+            # Bytes beyond the table share its last power: only pathological words collide.
+            total += (np.uint64(byte) + _ONE) * _WORD_POWERS[min(length, _MAX_WORD_POSITION - 1)]
+            length += 1
+        elif length:
+            out[count] = _word_hash(total, length)
+            count += 1
+            total = np.uint64(0)
+            length = 0
+        i += max(step, 1)
+    if length:
+        out[count] = _word_hash(total, length)
+        count += 1
+    return out[:count]
+
+
+@_compiled
+def shingle_hashes(words: np.ndarray, size: int) -> np.ndarray:
+    """uint64 hash of each `size`-word shingle of `words`, in text order, repeats kept."""
+    count = max(words.size - size + 1, 0)
+    out = np.empty(count, dtype=np.uint64)
+    for start in range(count):
+        combined = np.uint64(0)
+        for offset in range(size):
+            combined += words[start + offset] * SHINGLE_MULTIPLIERS[offset]
+        out[start] = _fmix64(combined)
+    return out
+
+
+@_compiled
+def distinct(ordered: np.ndarray) -> np.ndarray:
+    """The distinct values of sorted `ordered`, as a new array."""
+    out = np.empty_like(ordered)
+    count = 0
+    for value in ordered:
+        if count == 0 or out[count - 1] != value:
+            out[count] = value
+            count += 1
+    return out[:count]
+
+
+@_compiled
+def bottom_k(shingles: np.ndarray, size: int) -> np.ndarray:
+    """Distinct high 32 bits of the first `size` of sorted uint64 `shingles`, as uint32."""
+    return distinct((shingles[:size] >> _SHIFT32).astype(np.uint32))
+
+
+@_compiled
+def signature(shingles: np.ndarray, num_bins: int) -> np.ndarray:
+    """One-permutation MinHash (uint32 x num_bins) of sorted distinct non-empty `shingles`."""
+    bin_bits = 0
+    while (1 << bin_bits) < num_bins:
+        bin_bits += 1
+    shift = np.uint64(64 - bin_bits)
+    values = np.zeros(num_bins, dtype=np.uint64)
+    filled = np.zeros(num_bins, dtype=np.bool_)
+    # Ascending order makes the first shingle seen in a bin its minimum.
+    for shingle in shingles:
+        number = shingle >> shift if bin_bits else np.uint64(0)
+        if not filled[number]:
+            filled[number] = True
+            values[number] = (shingle >> (shift - _SHIFT32)) & _LOW32
+    first = 0
+    while not filled[first]:
+        first += 1
+    # Each empty bin borrows from the next filled bin, wrapping around to the first.
+    donor = first + num_bins
+    out = np.empty(num_bins, dtype=np.uint32)
+    for number in range(num_bins - 1, -1, -1):
+        if filled[number]:
+            donor = number
+        distance = np.uint64(donor - number)
+        out[number] = (values[donor % num_bins] + distance * _ROTATION_STEP) & _LOW32
+    return out
+
+
+@_compiled
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """48-bit uint64 hash of each band of `rows` consecutive values of `sig`."""
+    out = np.empty(bands, dtype=np.uint64)
+    for band in range(bands):
+        combined = np.uint64(band) * _BAND_SALT
+        for row in range(rows):
+            combined = _fmix64(combined * _ROW_MULTIPLIER + np.uint64(sig[band * rows + row]))
+        out[band] = combined >> _KEY_BITS
+    return out

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .mix import sorted_distinct
+from . import mix
 
 _NO_LIMIT = np.uint32(0xFFFFFFFF)
 
@@ -28,7 +28,7 @@ def bottom_k(shingles: np.ndarray, size: int) -> np.ndarray:
     Keeping the high 32 bits preserves the order the estimator relies on and halves
     the stored bytes.
     """
-    return sorted_distinct((shingles[:size] >> np.uint64(32)).astype(np.uint32))
+    return mix.bottom_k(shingles, size)
 
 
 def similarity(a: np.ndarray, a_total: int, b: np.ndarray, b_total: int, size: int) -> Similarity:
