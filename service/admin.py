@@ -56,7 +56,7 @@ def topic_configs(settings: Settings) -> dict[str, str]:
 
 async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create every contract topic that is missing; returns the names it created."""
-    names = TopicNames.from_settings(settings).all()
+    wanted = TopicNames.from_settings(settings).partitions(settings.topic_partitions)
     admin = _admin(settings, int(timeout * 1000))
     try:
         try:
@@ -64,11 +64,11 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         except (KafkaConnectionError, OSError, asyncio.TimeoutError) as e:
             raise BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}") from e
         existing = set(await admin.list_topics())
-        missing = [n for n in names if n not in existing]
+        missing = [n for n in wanted if n not in existing]
         if missing:
             await admin.create_topics(
                 [
-                    NewTopic(n, settings.topic_partitions, settings.topic_replication, topic_configs=topic_configs(settings))
+                    NewTopic(n, wanted[n], settings.topic_replication, topic_configs=topic_configs(settings))
                     for n in missing
                 ]
             )

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         "readable on the raw topic at the recorded partition/offset.",
     )
 
+    # --- Dedup -------------------------------------------------------------
+    dedup_retention_days: float = Field(
+        7.0, gt=0, description="Articles are remembered this long in article time (published_at)."
+    )
+
     # --- Local broker (`newsflow kafka ...`) --------------------------------
     kafka_port: int = Field(9092, ge=1, le=65535, description="Local broker's client port.")
     kafka_controller_port: int = Field(9093, ge=1, le=65535)

@@ -12,6 +12,7 @@ class TopicNames:
     duplicates: str
     invalid: str
     alerts: str
+    dedup_requests: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -22,10 +23,20 @@ class TopicNames:
             duplicates=f"{p}articles.duplicates",
             invalid=f"{p}articles.invalid",
             alerts=f"{p}alerts",
+            dedup_requests=f"{p}newsflow.dedup-requests",
         )
 
     def all(self) -> list[str]:
+        """The contract's topics (internal ones excluded)."""
         return [self.raw, self.enriched, self.duplicates, self.invalid, self.alerts]
+
+    def partitions(self, default: int) -> dict[str, int]:
+        """Every topic newsflow creates with its partition count.
+
+        The dedup index is one ordered log so that the first copy seen is the original whatever
+        the raw partitioning: its request topic has one partition.
+        """
+        return {**{name: default for name in self.all()}, self.dedup_requests: 1}
 
     def outcomes(self) -> list[str]:
         """The topics where each raw message ends up exactly once."""

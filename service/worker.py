@@ -1,8 +1,10 @@
 """Starting the Faust worker with newsflow's settings."""
 
 import asyncio
+import importlib
 import logging
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
@@ -26,9 +28,20 @@ def run_worker(settings: Settings) -> None:
 
     from service.app import app
 
+    # Autodiscovery only warns when a module fails to import, and the worker would run
+    # without that agent: import them first so a broken agent stops the start.
+    for module in app.conf.autodiscover:
+        import_all(module)
     app.discover()
     worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
+
+
+def import_all(package: str) -> None:
+    """Import a module, and every module of it when it is a package."""
+    module = importlib.import_module(package)
+    for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+        importlib.import_module(f"{package}.{info.name}")
 
 
 class WorkerProcess:

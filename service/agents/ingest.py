@@ -1,12 +1,15 @@
-"""articles.raw → articles.enriched | articles.invalid."""
+"""articles.raw → (validate, normalise, fingerprint) → dedup requests | articles.invalid."""
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from service import codec, topics
 from service.app import app, settings
-from service.core.ingest import Limits, Outcome, Rejected, dead_letter, ingest
+from service.core.dedup import DedupConfig
+from service.core.dedup_stage import dedup_request
+from service.core.ingest import Limits, Rejected, dead_letter, ingest
 from service.metrics import METRICS
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
@@ -18,27 +21,32 @@ LIMITS = Limits(
     max_json_depth=settings.max_json_depth,
     dead_letter_max_original_bytes=settings.dead_letter_max_original_bytes,
 )
+DEDUP_CONFIG = DedupConfig(retention_seconds=int(settings.dedup_retention_days * 86400))
 
 
-def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Outcome:
-    """The core call, with a last guard: a bug in the core becomes a dead letter, not a crash."""
+@dataclass(frozen=True)
+class Send:
+    """One message to produce: `label` is "valid" (to dedup) or the dead letter's code."""
+
+    label: str
+    key: bytes | None
+    value: bytes
+
+
+def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Send:
+    """The core calls, with a last guard: a bug in the core becomes a dead letter, not a crash."""
     now = datetime.now(timezone.utc)
     try:
-        return ingest(value, key, source, now, LIMITS)
+        outcome = ingest(value, key, source, now, LIMITS)
+        if outcome.article is not None:
+            request = dedup_request(outcome.article, DEDUP_CONFIG)
+            return Send("valid", outcome.article.id.encode(), codec.dumps(request))
+        dead = outcome.dead
     except Exception as e:
         log.exception("internal error on %s/%s@%s", source.topic, source.partition, source.offset)
         detail = ErrorDetail(code="internal_error", message=f"newsflow failed on this message: {e!r}")
-        return Outcome("invalid", dead=dead_letter(Rejected(detail), value, key, source, now, LIMITS))
-
-
-async def publish(outcome: Outcome, key: bytes | None) -> None:
-    if outcome.article is not None:
-        payload = codec.dumps(outcome.article.model_dump(mode="json"))
-        await topics.enriched.send(key=outcome.article.id.encode(), value=payload)
-    else:
-        payload = codec.dumps(outcome.dead.model_dump(mode="json"))
-        await topics.invalid.send(key=key, value=payload)
-        METRICS.invalid.labels(outcome.dead.error.code).inc()
+        dead = dead_letter(Rejected(detail), value, key, source, now, LIMITS)
+    return Send(dead.error.code, key, codec.dumps(dead.model_dump(mode="json")))
 
 
 # concurrency=1: faust-streaming can commit past in-flight messages with more (bug #606).
@@ -53,9 +61,14 @@ async def ingest_articles(stream):
         )
         METRICS.messages_in.labels(STAGE).inc()
         METRICS.article_size_bytes.observe(len(event.value or b""))
-        outcome = process(event.value, event.key, source)
-        await publish(outcome, event.key)
-        METRICS.messages_out.labels(STAGE, outcome.kind).inc()
+        send = process(event.value, event.key, source)
+        if send.label == "valid":
+            await topics.dedup_requests.send(key=send.key, value=send.value)
+            METRICS.messages_out.labels(STAGE, "valid").inc()
+        else:
+            await topics.invalid.send(key=send.key, value=send.value)
+            METRICS.messages_out.labels(STAGE, "invalid").inc()
+            METRICS.invalid.labels(send.label).inc()
+            if msg.timestamp:
+                METRICS.end_to_end_seconds.labels("invalid").observe(max(0.0, time.time() - msg.timestamp))
         METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)
-        if msg.timestamp:
-            METRICS.end_to_end_seconds.labels(outcome.kind).observe(max(0.0, time.time() - msg.timestamp))

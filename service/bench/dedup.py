@@ -2,7 +2,8 @@
 
 Run `python -m service.bench.dedup [--quick] [--write docs/dedup-eval.md]`. Both
 pipelines go from raw text to a first-seen-wins decision per article on one thread,
-in the same process and run; each is warmed up, then timed as the median of 3 rounds.
+in the same process and run; each is warmed up (which also compiles our numba kernels
+when their disk cache is cold), then timed as the median of 3 rounds.
 """
 
 import argparse
@@ -124,8 +125,9 @@ def _bench(docs: Sequence[EvalDoc], config: DedupConfig, ds_threshold: float) ->
     warmup = docs[: len(docs) // 10]
     _ours(warmup, config)
     _datasketch_stream(warmup, config, ds_threshold)
-    ours = [_ours(docs, config) for _ in range(_ROUNDS)]
-    theirs = [_datasketch_stream(docs, config, ds_threshold) for _ in range(_ROUNDS)]
+    # Alternating rounds share any load from other processes between the two pipelines.
+    rounds = [(_ours(docs, config), _datasketch_stream(docs, config, ds_threshold)) for _ in range(_ROUNDS)]
+    ours, theirs = [r[0] for r in rounds], [r[1] for r in rounds]
     ours_rate = len(docs) / statistics.median(r[0] for r in ours)
     theirs_rate = len(docs) / statistics.median(r[0] for r in theirs)
     return {

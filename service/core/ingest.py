@@ -31,6 +31,10 @@ class Limits:
     dead_letter_max_original_bytes: int = 1024 * 1024
 
 
+# Dead letters for internal errors carry their input in full up to the default limit.
+LIMITS_FOR_BUGS = Limits()
+
+
 class Rejected(Exception):
     """Raised inside ingest to turn into a dead letter; carries the error detail."""
 

@@ -1,13 +1,15 @@
 """Payload models of every topic. `newsflow schemas` prints their JSON Schemas."""
 
-from service.schemas.article import EnrichedArticle, RawArticle, SourceRef
+from service.schemas.article import DedupInfo, EnrichedArticle, RawArticle, SourceRef
 from service.schemas.dead_letter import DeadLetter, ErrorDetail, FieldError, OriginalMessage
+from service.schemas.duplicate import DuplicateEvent
 
 SCHEMA_VERSION = 1
 
 TOPIC_MODELS = {
     "articles.raw": RawArticle,
     "articles.enriched": EnrichedArticle,
+    "articles.duplicates": DuplicateEvent,
     "articles.invalid": DeadLetter,
 }
 
@@ -15,6 +17,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "TOPIC_MODELS",
     "DeadLetter",
+    "DedupInfo",
+    "DuplicateEvent",
     "EnrichedArticle",
     "ErrorDetail",
     "FieldError",

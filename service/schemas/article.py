@@ -58,6 +58,12 @@ class SourceRef(BaseModel):
     timestamp_ms: int | None = None
 
 
+class DedupInfo(BaseModel):
+    """The dedup decision on an enriched article: only originals reach `articles.enriched`."""
+
+    status: Literal["unique"] = "unique"
+
+
 class EnrichedArticle(BaseModel):
     """A valid, normalised article on `articles.enriched` (key = `id`).
 
@@ -86,3 +92,4 @@ class EnrichedArticle(BaseModel):
     content_hash: str = Field(description="xxh3-128 hex of the normalised body.")
     received_at: datetime
     raw: SourceRef
+    dedup: DedupInfo | None = Field(None, description="Set once the dedup stage has seen it.")

@@ -76,7 +76,7 @@ def test_demo_runs_to_its_summary_and_exits_zero(settings_factory):
 def test_schemas_prints_every_topic_contract(settings_factory):
     result = newsflow(Settings(), "schemas")
     schemas = json.loads(result.stdout)
-    assert set(schemas) == {"articles.raw", "articles.enriched", "articles.invalid"}
+    assert set(schemas) == {"articles.raw", "articles.enriched", "articles.duplicates", "articles.invalid"}
     assert "body" in schemas["articles.raw"]["required"]
 
 

@@ -9,7 +9,7 @@ from service.consumer import read
 from service.outcomes import collect_outcomes
 from service.producer import push
 from service.topic_names import TopicNames
-from tests.support.factories import raw_bytes
+from tests.support.factories import random_text, raw_bytes
 
 COUNT = 6000
 
@@ -29,7 +29,7 @@ def test_sigkill_mid_stream_loses_nothing(settings_factory, start_worker, capsys
     settings = settings_factory(session_timeout=8.0)
     names = TopicNames.from_settings(settings)
     items = [
-        Item(str(i), raw_bytes(id=f"crash-{i}", body=f"Report {i}. " + "text " * 300) if i % 10 else b"bad json")
+        Item(str(i), raw_bytes(id=f"crash-{i}", url=f"https://n.example/{i}", body=random_text(i, 300)) if i % 10 else b"bad json")
         for i in range(COUNT)
     ]
     asyncio.run(ensure_topics(settings))

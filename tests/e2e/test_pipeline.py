@@ -8,7 +8,7 @@ from service.cli.inputs import Item
 from service.outcomes import collect_outcomes
 from service.producer import push
 from service.topic_names import TopicNames
-from tests.support.factories import make_article, raw_bytes
+from tests.support.factories import make_article, random_text, raw_bytes
 
 MIB = 1024 * 1024
 
@@ -20,7 +20,7 @@ def mixed_messages(rng: random.Random, count: int, max_bytes: int) -> list[tuple
     for i in range(count):
         kind = "too_large" if i % 200 == 0 else rng.choice(kinds)
         value = {
-            "valid": lambda: raw_bytes(id=f"v-{i}", body=f"Article {i}. " + "word " * rng.randint(5, 400)),
+            "valid": lambda: raw_bytes(id=f"v-{i}", url=f"https://n.example/{i}", body=random_text(i, rng.randint(20, 400))),
             "not_json": lambda: b"{this is not json " + str(i).encode(),
             "not_utf8": lambda: b'{"body": "\xff\xfe' + str(i).encode() + b'"}',
             "missing_body": lambda: codec.dumps({"id": f"m-{i}", "title": "no body"}),

@@ -1,6 +1,7 @@
 """Factories for test data: defaults plus overrides, never shared fixed objects."""
 
 import itertools
+import random
 from datetime import datetime, timezone
 
 from service import codec
@@ -19,7 +20,7 @@ def make_article(**overrides) -> dict:
         "published_at": "2025-09-02T14:00:00Z",
         "language": "en",
         "authors": ["A. Reporter"],
-        "body": f"Story number {n}. The Navy sent ships south.\n\nOfficials declined to comment.",
+        "body": random_text(n, 60) + "\n\n" + random_text(-n, 40),
         "metadata": {"feed": "test"},
     }
     article.update(overrides)
@@ -35,3 +36,12 @@ def make_source(**overrides) -> SourceRef:
 
 
 NOW = datetime(2025, 9, 3, 12, 0, tzinfo=timezone.utc)
+
+
+_WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "pu", "ra", "si", "to", "vu", "ze") for b in range(100)]
+
+
+def random_text(seed: int, words: int = 200) -> str:
+    """Text that shares (almost) no 5-word shingle with another seed's: never a near-duplicate."""
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_WORDS) for _ in range(words)) + "."

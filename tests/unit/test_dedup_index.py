@@ -171,3 +171,26 @@ def test_state_values_are_json_friendly() -> None:
         assert orjson.loads(orjson.dumps(mapping)) == mapping
     fp = make_fp("a", ORIGINAL)
     assert Fingerprint.from_dict(orjson.loads(orjson.dumps(fp.as_dict()))) == fp
+
+
+def test_time_buckets_are_chunked_and_all_chunks_expire() -> None:
+    from service.core.dedup.index import TIME_CHUNK
+
+    index, _, docs, _, times = make_index()
+    count = TIME_CHUNK * 2 + 5
+    for i in range(count):
+        index.check_and_insert(make_fp(f"a{i}", f"short {i}"), now=1000.0)
+    assert max(len(v) for v in times.values() if isinstance(v, list)) == TIME_CHUNK
+    assert len(docs) == count
+    assert index.expire(now=1000.0 + DEFAULT_CONFIG.retention_seconds + 2 * DEFAULT_CONFIG.time_bucket_seconds) == count
+    assert docs == {} and set(times) == {"floor"}
+
+
+def test_bucket_lists_are_capped_to_the_newest_originals() -> None:
+    # An unreachable threshold keeps near-identical texts apart, so they pile into the same buckets.
+    config = DedupConfig(bucket_capacity=3, containment_threshold=1.01)
+    index, buckets, _, _, _ = make_index(config)
+    for i in range(6):
+        assert index.check_and_insert(make_fp(f"o{i}", ORIGINAL + f" extra{i}"), now=1000.0).status == "unique"
+    assert max(len(v) for v in buckets.values()) == 3
+    assert all(v[-1] == "o5" and "o0" not in v for v in buckets.values() if len(v) == 3)

@@ -23,11 +23,14 @@ class DedupConfig:
     jaccard_threshold: float = 0.15
     retention_seconds: int = 7 * 24 * 3600
     time_bucket_seconds: int = 3600
+    bucket_capacity: int = 64
 
     def __post_init__(self) -> None:
         if self.bands * self.rows > self.num_bins:
             raise ValueError("bands * rows must not exceed num_bins")
         if self.num_bins & (self.num_bins - 1):
             raise ValueError("num_bins must be a power of two")
+        if self.bucket_capacity < 1:
+            raise ValueError("bucket_capacity must be positive")
         if self.shingle_size < 1 or self.sketch_size < 1:
             raise ValueError("shingle_size and sketch_size must be positive")

@@ -7,7 +7,12 @@ mutated in place, because a table only persists what is written back to it.
 - buckets: LSH band key -> [article id, ...] (originals only, oldest first)
 - docs:    article id -> record (see _record)
 - exact:   "u:<url key>" or "c:<content hash>" -> first article id seen with it
-- times:   "<time bucket number>" -> [article id, ...]; "floor" -> oldest live bucket
+- times:   "<time bucket number>" -> how many ids it holds; "<number>:<chunk>" -> up to
+           TIME_CHUNK ids; "floor" -> oldest live bucket
+
+Lists are bounded (buckets by config.bucket_capacity, time chunks by TIME_CHUNK) because each
+write re-serialises the whole value into a table's changelog: an unbounded list would make
+inserts quadratic in the stream's rate.
 """
 
 from collections.abc import MutableMapping
@@ -20,6 +25,7 @@ from .minhash import band_keys
 from .sketch import similarity
 
 _FLOOR = "floor"
+TIME_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,10 @@ class DedupIndex:
         cutoff = int((now - self.config.retention_seconds) // self.config.time_bucket_seconds)
         removed = 0
         for number in range(floor, cutoff):
-            for article_id in self.times.pop(str(number), []):
-                removed += self._forget(article_id)
+            count = self.times.pop(str(number), 0)
+            for chunk in range(-(-count // TIME_CHUNK)):
+                for article_id in self.times.pop(f"{number}:{chunk}", []):
+                    removed += self._forget(article_id)
         if cutoff > floor:
             self.times[_FLOOR] = cutoff
         return removed
@@ -135,15 +143,20 @@ class DedupIndex:
             if self._root_of(self.exact.get(key)) is None:
                 self.exact[key] = fp.article_id
         if original:
+            keep = self.config.bucket_capacity - 1
             for key in fp.bands:
-                self.buckets[key] = [*self.buckets.get(key, ()), fp.article_id]
+                # Newest originals win: a band key shared by hundreds of articles is boilerplate.
+                self.buckets[key] = [*self.buckets.get(key, ())[-keep:], fp.article_id] if keep else [fp.article_id]
         number = int(now // self.config.time_bucket_seconds)
         floor = self.times.get(_FLOOR)
         if floor is None:
             self.times[_FLOOR] = floor = number
         # An article older than the live window still needs a bucket that will expire.
         slot = str(max(number, floor))
-        self.times[slot] = [*self.times.get(slot, ()), fp.article_id]
+        count = self.times.get(slot, 0)
+        chunk = f"{slot}:{count // TIME_CHUNK}"
+        self.times[chunk] = [*self.times.get(chunk, ()), fp.article_id]
+        self.times[slot] = count + 1
 
     def _forget(self, article_id: str) -> int:
         record = self.docs.pop(article_id, None)

@@ -38,5 +38,4 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[str]:
         return []
     if sig.size < bands * rows:
         raise ValueError(f"a signature of {sig.size} values has fewer than {bands} bands of {rows}")
-    digits = mix.band_hashes(sig, bands, rows).astype(">u8").tobytes().hex()
-    return [digits[start + 4 : start + 16] for start in range(0, len(digits), 16)]
+    return mix.band_key_bytes(sig, bands, rows).tobytes().hex(" ", mix.BAND_KEY_BYTES).split()

@@ -33,9 +33,13 @@ _ONE = np.uint64(1)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
-# Which bytes belong to words: ASCII letters and digits, and every byte >= 128 (part of
-# a UTF-8 character) unless it starts a separator (see _separator_length).
-_WORD_BYTE = np.array([b >= 128 or chr(b) in "abcdefghijklmnopqrstuvwxyz0123456789" for b in range(256)])
+# Each ASCII byte as hashed in a word: letters lowercased, digits kept, 0 for the others,
+# which separate words.
+_ASCII_WORD_BYTE = np.array(
+    [ord(chr(b).lower()) if chr(b).isalnum() else 0 for b in range(128)], dtype=np.uint64
+)
+# Whether str.lower() leaves each Basic Multilingual Plane character unchanged.
+_LOWER_STABLE = np.array([chr(c).lower() == chr(c) for c in range(0x10000)])
 _MAX_WORD_POSITION = 64
 _WORD_POWERS = np.cumprod(np.full(_MAX_WORD_POSITION, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)
 _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
@@ -59,7 +63,7 @@ SHINGLE_MULTIPLIERS = np.array(
 _ROTATION_STEP = np.uint64(0x7F4A7C15)
 _ROW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _BAND_SALT = np.uint64(0xD6E8FEB86659FD93)
-_KEY_BITS = np.uint64(16)
+BAND_KEY_BYTES = 6
 
 
 @_compiled
@@ -74,18 +78,10 @@ def _fmix64(x: np.uint64) -> np.uint64:
 
 
 @_compiled
-def _separator_length(data: np.ndarray, i: int) -> int:
-    # Bytes in the separator character starting at data[i], 0 if it is none: U+00A0-U+00BF,
-    # U+2000-U+206F or U+3000-U+303F. data is valid UTF-8, so i is a character's start.
-    lead = data[i]
-    if lead == 0xC2 and i + 1 < data.size and data[i + 1] >= 0xA0:
-        return 2
-    if (lead != 0xE2 and lead != 0xE3) or i + 2 >= data.size:
-        return 0
-    second, third = data[i + 1], data[i + 2]
-    if second == 0x80 or (lead == 0xE2 and second == 0x81 and third <= 0xAF):
-        return 3
-    return 0
+def _is_separator(code: int) -> bool:
+    # No-break space, « » © · and friends; typographic quotes, dashes, ellipsis, thin
+    # spaces; CJK punctuation. They separate words in every script.
+    return 0xA0 <= code <= 0xBF or 0x2000 <= code <= 0x206F or 0x3000 <= code <= 0x303F
 
 
 @_compiled
@@ -94,30 +90,47 @@ def _word_hash(total: np.uint64, length: int) -> np.uint64:
 
 
 @_compiled
-def word_hashes(data: np.ndarray) -> np.ndarray:
-    """uint64 hash of every word of lowercased UTF-8 `data` (a uint8 array), in order."""
+def word_hashes(data: np.ndarray, lowered: bool) -> tuple[np.ndarray, bool]:
+    """uint64 hash of every word of UTF-8 `data` (a uint8 array), in order.
+
+    ASCII letters are hashed lowercased. Unless `lowered`, meeting a character that
+    str.lower() would change stops the pass and returns (empty array, True): lowercase
+    the text and hash it again. Otherwise returns (hashes, False).
+    """
     out = np.empty(data.size // 2 + 1, dtype=np.uint64)
     count = 0
     total = np.uint64(0)
     length = 0
     i = 0
     while i < data.size:
-        byte = data[i]
-        step = _separator_length(data, i) if byte >= 128 else 0
-        if step == 0 and _WORD_BYTE[byte]:
-            # Bytes beyond the table share its last power: only pathological words collide.
-            total += (np.uint64(byte) + _ONE) * _WORD_POWERS[min(length, _MAX_WORD_POSITION - 1)]
-            length += 1
+        lead = data[i]
+        if lead < 0x80:
+            step, code, value = 1, lead, _ASCII_WORD_BYTE[lead]
+        else:
+            step = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+            step = min(step, data.size - i)
+            code = lead & (0x3F >> (step - 1))
+            for k in range(1, step):
+                code = (code << 6) | (data[i + k] & 0x3F)
+            value = np.uint64(0) if _is_separator(code) else np.uint64(lead)
+            if value and not lowered and (code > 0xFFFF or not _LOWER_STABLE[code]):
+                return out[:0], True
+        if value:
+            for k in range(step):
+                byte = value if k == 0 else np.uint64(data[i + k])
+                # Bytes beyond the table share its last power: only pathological words collide.
+                total += (byte + _ONE) * _WORD_POWERS[min(length, _MAX_WORD_POSITION - 1)]
+                length += 1
         elif length:
             out[count] = _word_hash(total, length)
             count += 1
             total = np.uint64(0)
             length = 0
-        i += max(step, 1)
+        i += step
     if length:
         out[count] = _word_hash(total, length)
         count += 1
-    return out[:count]
+    return out[:count], False
 
 
 @_compiled
@@ -181,12 +194,31 @@ def signature(shingles: np.ndarray, num_bins: int) -> np.ndarray:
 
 
 @_compiled
-def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """48-bit uint64 hash of each band of `rows` consecutive values of `sig`."""
-    out = np.empty(bands, dtype=np.uint64)
+def band_key_bytes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """A 48-bit hash of each band of `rows` consecutive values of `sig`, as 6 big-endian
+    bytes per band (uint8 array)."""
+    out = np.empty(bands * BAND_KEY_BYTES, dtype=np.uint8)
     for band in range(bands):
         combined = np.uint64(band) * _BAND_SALT
         for row in range(rows):
             combined = _fmix64(combined * _ROW_MULTIPLIER + np.uint64(sig[band * rows + row]))
-        out[band] = combined >> _KEY_BITS
+        # The top 48 bits, most significant byte first.
+        for k in range(BAND_KEY_BYTES):
+            out[band * BAND_KEY_BYTES + k] = (combined >> np.uint64(56 - 8 * k)) & np.uint64(0xFF)
     return out
+
+
+@_compiled
+def overlap(a: np.ndarray, b: np.ndarray, limit: np.uint32) -> tuple[int, int, int]:
+    """How many values of sorted `a` and of sorted `b` are <= `limit`, and how many of
+    those values of `a` are in `b`."""
+    kept_a = np.searchsorted(a, limit, side="right")
+    kept_b = np.searchsorted(b, limit, side="right")
+    shared = 0
+    j = 0
+    for i in range(kept_a):
+        while j < kept_b and b[j] < a[i]:
+            j += 1
+        if j < kept_b and b[j] == a[i]:
+            shared += 1
+    return kept_a, kept_b, shared

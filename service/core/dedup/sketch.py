@@ -40,10 +40,7 @@ def similarity(a: np.ndarray, a_total: int, b: np.ndarray, b_total: int, size: i
         a[-1] if a_total > size else _NO_LIMIT,
         b[-1] if b_total > size else _NO_LIMIT,
     )
-    a = a[: np.searchsorted(a, limit, side="right")]
-    b = b[: np.searchsorted(b, limit, side="right")]
-    if a.size == 0 or b.size == 0:
+    kept_a, kept_b, shared = mix.overlap(a, b, limit)
+    if kept_a == 0 or kept_b == 0:
         return Similarity(0.0, 0.0)
-    found = np.minimum(np.searchsorted(b, a), b.size - 1)
-    shared = int(np.count_nonzero(b[found] == a))
-    return Similarity(shared / min(a.size, b.size), shared / (a.size + b.size - shared))
+    return Similarity(shared / min(kept_a, kept_b), shared / (kept_a + kept_b - shared))

@@ -1,0 +1,56 @@
+"""dedup requests → articles.enriched (originals) | articles.duplicates (later copies).
+
+One partition, one consumer: the first copy in this log is the original, whatever partitions
+the raw copies arrived on. Only the index lookup and insert happen here.
+"""
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from service import codec, tables, topics
+from service.agents.ingest import DEDUP_CONFIG
+from service.app import app
+from service.core.dedup import DedupIndex
+from service.core.dedup_stage import decide
+from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
+from service.metrics import METRICS
+from service.schemas.article import SourceRef
+from service.schemas.dead_letter import ErrorDetail
+
+log = logging.getLogger(__name__)
+STAGE = "dedup"
+INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
+
+
+def _internal_error(value: bytes, key: bytes | None, error: Exception) -> bytes:
+    try:
+        source = SourceRef.model_validate(codec.loads(value)["article"]["raw"])
+    except Exception:
+        source = SourceRef(topic=topics.dedup_requests.get_topic_name(), partition=0, offset=-1)
+    detail = ErrorDetail(code="internal_error", message=f"newsflow's dedup step failed: {error!r}")
+    dead = dead_letter(Rejected(detail), value, key, source, datetime.now(timezone.utc), LIMITS_FOR_BUGS)
+    return codec.dumps(dead.model_dump(mode="json"))
+
+
+@app.agent(topics.dedup_requests, concurrency=1)
+async def dedup_articles(stream):
+    async for event in stream.events():
+        started = time.perf_counter()
+        METRICS.messages_in.labels(STAGE).inc()
+        try:
+            where, record = decide(INDEX, codec.loads(event.value), datetime.now(timezone.utc))
+        except Exception as e:
+            log.exception("dedup failed on %s", event.key)
+            await topics.invalid.send(key=event.key, value=_internal_error(event.value, event.key, e))
+            METRICS.messages_out.labels(STAGE, "invalid").inc()
+            METRICS.invalid.labels("internal_error").inc()
+            continue
+        topic = topics.enriched if where == "enriched" else topics.duplicates
+        await topic.send(key=record["id"].encode(), value=codec.dumps(record))
+        outcome = "enriched" if where == "enriched" else f"duplicate_{record['kind']}"
+        METRICS.messages_out.labels(STAGE, outcome).inc()
+        METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)
+        raw_ts = record["raw"].get("timestamp_ms")
+        if raw_ts:
+            METRICS.end_to_end_seconds.labels(where).observe(max(0.0, time.time() - raw_ts / 1000))
