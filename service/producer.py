@@ -81,7 +81,7 @@ async def push(
                     on_item(item, item.error)
                 continue
             try:
-                fut = await producer.send(topic, value=item.value, key=item.key)
+                fut = await producer.send(topic, value=item.value, key=item.key, timestamp_ms=item.timestamp_ms)
             except KafkaError as e:
                 result.rejected.append((item.origin, f"could not send: {e}"))
                 if on_item:

@@ -21,6 +21,23 @@ from service.schemas.dead_letter import ErrorDetail
 log = logging.getLogger(__name__)
 STAGE = "dedup"
 INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
+# The derived lookups must be rebuilt from the recovered table before the first decision
+# after a start or a rebalance (another worker may have decided in between).
+_derived_stale = True
+
+
+@app.on_rebalance_complete.connect
+async def _mark_derived_stale(app, **kwargs) -> None:
+    global _derived_stale
+    _derived_stale = True
+
+
+def _rebuild_derived() -> None:
+    global _derived_stale
+    started = time.perf_counter()
+    count = INDEX.rebuild_derived()
+    _derived_stale = False
+    log.info("dedup index rebuilt from %d stored articles in %.2fs", count, time.perf_counter() - started)
 
 
 def _internal_error(value: bytes, key: bytes | None, error: Exception) -> bytes:
@@ -36,6 +53,8 @@ def _internal_error(value: bytes, key: bytes | None, error: Exception) -> bytes:
 @app.agent(topics.dedup_requests, concurrency=1)
 async def dedup_articles(stream):
     async for event in stream.events():
+        if _derived_stale:
+            _rebuild_derived()
         started = time.perf_counter()
         METRICS.messages_in.labels(STAGE).inc()
         try:

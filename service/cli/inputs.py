@@ -22,6 +22,7 @@ class Item:
     value: bytes | None
     key: bytes | None = None
     error: str | None = None
+    timestamp_ms: int | None = None
 
 
 def expand(paths: list[str]) -> Iterator[str]:

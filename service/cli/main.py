@@ -16,7 +16,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 kafka_app = typer.Typer(no_args_is_help=True, help="The project's local single-node Kafka broker.")
 topics_app = typer.Typer(no_args_is_help=True, help="The topics of newsflow's contract.")
 app.add_typer(kafka_app, name="kafka")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: commands, never timed tests.")
 app.add_typer(topics_app, name="topics")
+app.add_typer(bench_app, name="bench")
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
@@ -201,3 +203,34 @@ def config() -> None:
     settings = get_settings()
     for name, value in settings.model_dump().items():
         out.print(f"NEWSFLOW_{name.upper():<32} {value}", highlight=False)
+
+
+@bench_app.command("dedup")
+def bench_dedup(
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller evaluation and benchmark.")] = False,
+    write: Annotated[str | None, typer.Option(help="Also write the report to this file.")] = None,
+) -> None:
+    """Dedup core vs datasketch MinHash+MinHashLSH on the labelled set from ../shared/seeds."""
+    from pathlib import Path
+
+    from service.bench.dedup import format_table, run
+
+    report = format_table(run(quick))
+    out.print(report, highlight=False, markup=False)
+    if write:
+        Path(write).write_text(report)
+
+
+@bench_app.command("worker")
+def bench_worker(
+    count: Annotated[int, typer.Option(help="Articles to pre-load and drain.")] = 10000,
+    dup_rate: Annotated[float, typer.Option(help="Share of reprints.")] = 0.3,
+) -> None:
+    """Drain a pre-loaded backlog through one real worker; per-stage capacity from its metrics."""
+    from service.bench.worker import run
+
+    try:
+        result = run(get_settings(), count, dup_rate)
+    except NewsflowError as e:
+        fail(str(e))
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")

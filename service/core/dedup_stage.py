@@ -12,17 +12,17 @@ from service.core.dedup import DEFAULT_CONFIG, DedupConfig, DedupIndex, Fingerpr
 from service.schemas import SCHEMA_VERSION
 from service.schemas.article import EnrichedArticle
 
-# A producer clock far ahead must not file an article beyond the rest of the stream.
-MAX_FUTURE_SECONDS = 24 * 3600
-
 
 def article_time(article: EnrichedArticle) -> float:
-    """Epoch seconds the index files the article under: its publication time, else its arrival,
-    and never more than a day after its arrival."""
-    received = article.received_at.timestamp()
-    if article.published_at is None:
-        return received
-    return min(article.published_at.timestamp(), received + MAX_FUTURE_SECONDS)
+    """Epoch seconds the index files the article under: its raw record's Kafka timestamp.
+
+    Not `published_at`: feeds get it wrong or leave it out, and a backfill of old stories
+    would expire each other. The record time is fixed in the log, so replaying the raw topic
+    gives the same decisions; only records without one fall back to the arrival time.
+    """
+    if article.raw.timestamp_ms is not None:
+        return article.raw.timestamp_ms / 1000
+    return article.received_at.timestamp()
 
 
 def dedup_request(article: EnrichedArticle, config: DedupConfig = DEFAULT_CONFIG) -> dict[str, Any]:

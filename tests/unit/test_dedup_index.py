@@ -194,3 +194,20 @@ def test_bucket_lists_are_capped_to_the_newest_originals() -> None:
         assert index.check_and_insert(make_fp(f"o{i}", ORIGINAL + f" extra{i}"), now=1000.0).status == "unique"
     assert max(len(v) for v in buckets.values()) == 3
     assert all(v[-1] == "o5" and "o0" not in v for v in buckets.values() if len(v) == 3)
+
+
+def test_rebuild_from_docs_alone_gives_the_same_decisions() -> None:
+    index, buckets, docs, exact, times = make_index()
+    inserts = [("o1", ORIGINAL), ("c1", truncated(ORIGINAL, 0.6)), ("o2", OTHER), ("c2", OTHER)]
+    for i, (article_id, text) in enumerate(inserts):
+        index.check_and_insert(make_fp(article_id, text), now=1000.0 + i)
+    rebuilt = DedupIndex({}, dict(docs), {}, {}, DEFAULT_CONFIG)
+    assert rebuilt.rebuild_derived() == 4
+    assert {k: sorted(v) for k, v in rebuilt.buckets.items()} == {k: sorted(v) for k, v in buckets.items()}
+    assert {k: rebuilt._root_of(v) for k, v in rebuilt.exact.items()} == {k: index._root_of(v) for k, v in exact.items()}
+    for probe in (truncated(ORIGINAL, 0.5), edited(OTHER), make_text(77)):
+        assert rebuilt.check_and_insert(make_fp("p", probe), now=2000.0) == index.check_and_insert(
+            make_fp("p", probe), now=2000.0
+        )
+    assert rebuilt.expire(now=1000.0 + DEFAULT_CONFIG.retention_seconds + 2 * HOUR) == 5
+    assert not rebuilt.docs and not rebuilt.buckets and not rebuilt.exact

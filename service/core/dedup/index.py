@@ -97,6 +97,34 @@ class DedupIndex:
             self.times[_FLOOR] = cutoff
         return removed
 
+    def rebuild_derived(self) -> int:
+        """Re-derive `buckets`, `exact` and `times` from `docs` alone; returns the articles seen.
+
+        `docs` holds everything the other mappings index, so a caller may keep only `docs`
+        durable (one write per article) and rebuild the rest after a restart or a rebalance.
+        Order does not matter: exact keys resolve to roots, and late articles land in the
+        oldest live time bucket.
+        """
+        for mapping in (self.buckets, self.exact, self.times):
+            mapping.clear()
+        records = list(self.docs.items())
+        if not records:
+            return 0
+        self.times[_FLOOR] = min(int(r["t"] // self.config.time_bucket_seconds) for _, r in records)
+        keep = self.config.bucket_capacity
+        buckets: dict[str, list[str]] = {}
+        for article_id, record in records:
+            for key in _exact_keys_of_record(record):
+                if self._root_of(self.exact.get(key)) is None:
+                    self.exact[key] = article_id
+            if "g" in record:
+                for key in band_keys(decode_uint32(record["g"]), self.config.bands, self.config.rows):
+                    buckets.setdefault(key, []).append(article_id)
+            self._file_in_time_bucket(article_id, record["t"])
+        for key, ids in buckets.items():
+            self.buckets[key] = ids[-keep:]
+        return len(records)
+
     def _exact_match(self, fp: Fingerprint) -> Decision | None:
         for key in _exact_keys(fp):
             root = self._root_of(self.exact.get(key))
@@ -147,7 +175,10 @@ class DedupIndex:
             for key in fp.bands:
                 # Newest originals win: a band key shared by hundreds of articles is boilerplate.
                 self.buckets[key] = [*self.buckets.get(key, ())[-keep:], fp.article_id] if keep else [fp.article_id]
-        number = int(now // self.config.time_bucket_seconds)
+        self._file_in_time_bucket(fp.article_id, now)
+
+    def _file_in_time_bucket(self, article_id: str, when: float) -> None:
+        number = int(when // self.config.time_bucket_seconds)
         floor = self.times.get(_FLOOR)
         if floor is None:
             self.times[_FLOOR] = floor = number
@@ -155,7 +186,7 @@ class DedupIndex:
         slot = str(max(number, floor))
         count = self.times.get(slot, 0)
         chunk = f"{slot}:{count // TIME_CHUNK}"
-        self.times[chunk] = [*self.times.get(chunk, ()), fp.article_id]
+        self.times[chunk] = [*self.times.get(chunk, ()), article_id]
         self.times[slot] = count + 1
 
     def _forget(self, article_id: str) -> int:
