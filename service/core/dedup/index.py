@@ -26,6 +26,7 @@ from .sketch import similarity
 
 _FLOOR = "floor"
 TIME_CHUNK = 256
+REBUILD_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -107,23 +108,33 @@ class DedupIndex:
         """
         for mapping in (self.buckets, self.exact, self.times):
             mapping.clear()
-        records = list(self.docs.items())
-        if not records:
+        floor = min((int(r["t"] // self.config.time_bucket_seconds) for r in self.docs.values()), default=None)
+        if floor is None:
             return 0
-        self.times[_FLOOR] = min(int(r["t"] // self.config.time_bucket_seconds) for _, r in records)
-        keep = self.config.bucket_capacity
-        buckets: dict[str, list[str]] = {}
-        for article_id, record in records:
+        self.times[_FLOOR] = floor
+        pending: dict[str, list[str]] = {}
+        count = 0
+        # Two passes over docs and bucket lists merged in chunks: memory stays bounded by
+        # REBUILD_CHUNK articles however large the retention window is.
+        for article_id, record in self.docs.items():
+            count += 1
             for key in _exact_keys_of_record(record):
                 if self._root_of(self.exact.get(key)) is None:
                     self.exact[key] = article_id
             if "g" in record:
                 for key in band_keys(decode_uint32(record["g"]), self.config.bands, self.config.rows):
-                    buckets.setdefault(key, []).append(article_id)
+                    pending.setdefault(key, []).append(article_id)
             self._file_in_time_bucket(article_id, record["t"])
-        for key, ids in buckets.items():
-            self.buckets[key] = ids[-keep:]
-        return len(records)
+            if count % REBUILD_CHUNK == 0:
+                self._merge_buckets(pending)
+                pending = {}
+        self._merge_buckets(pending)
+        return count
+
+    def _merge_buckets(self, pending: dict[str, list[str]]) -> None:
+        keep = self.config.bucket_capacity
+        for key, ids in pending.items():
+            self.buckets[key] = [*self.buckets.get(key, ()), *ids][-keep:]
 
     def _exact_match(self, fp: Fingerprint) -> Decision | None:
         for key in _exact_keys(fp):
