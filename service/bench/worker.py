@@ -69,6 +69,7 @@ def run(settings: Settings, count: int, dup_rate: float = 0.3, seed: int = 1) ->
         elapsed = time.monotonic() - started
         url = f"http://{settings.web_host}:{settings.web_port}/metrics"
         means = _stage_means(urllib.request.urlopen(url, timeout=5).read().decode())
+        rss_mb = _rss_mb(worker.proc.pid)
     finally:
         worker.stop()
     per_topic: dict[str, int] = {}
@@ -82,4 +83,12 @@ def run(settings: Settings, count: int, dup_rate: float = 0.3, seed: int = 1) ->
         "outcomes": per_topic,
         "stage_mean_ms": {k: round(v * 1000, 3) for k, v in means.items()},
         "stage_capacity_per_second": {k: round(1 / v) for k, v in means.items() if v},
+        "worker_rss_mb": rss_mb,
     }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0

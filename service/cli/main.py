@@ -234,3 +234,11 @@ def bench_worker(
     except NewsflowError as e:
         fail(str(e))
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+@bench_app.command("rebuild")
+def bench_rebuild(count: Annotated[int, typer.Option(help="Stored articles to rebuild from.")] = 20000) -> None:
+    """Rate of rebuilding the dedup lookups from stored records (done after each rebalance)."""
+    from service.bench.rebuild import run
+
+    sys.stdout.write(json.dumps(run(count), indent=2) + "\n")
