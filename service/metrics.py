@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from service import __version__
 
@@ -24,6 +24,9 @@ class Metrics:
     stage_seconds: Histogram
     end_to_end_seconds: Histogram
     article_size_bytes: Histogram
+    entities_tagged: Counter
+    kb_entities: Gauge
+    kb_reloads: Counter
     build: Info
     registry: CollectorRegistry
 
@@ -57,6 +60,14 @@ class Metrics:
             article_size_bytes=Histogram(
                 "newsflow_article_size_bytes", "Size of raw messages.", buckets=_SIZE_BUCKETS,
                 registry=registry,
+            ),
+            entities_tagged=Counter(
+                "newsflow_entities_tagged_total", "Entities linked in articles, by entity type.", ["type"],
+                registry=registry,
+            ),
+            kb_entities=Gauge("newsflow_kb_entities", "Entities in the loaded knowledge base.", registry=registry),
+            kb_reloads=Counter(
+                "newsflow_kb_reloads_total", "Knowledge base reloads, by result.", ["result"], registry=registry
             ),
             build=build,
             registry=registry,

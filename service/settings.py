@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         7.0, gt=0, description="Articles are remembered this long in article time (published_at)."
     )
 
+    # --- Tagging -------------------------------------------------------------
+    kb_path: Path | None = Field(None, description="Entity knowledge base (YAML/JSON/JSONL); default seeds/kb/entities.yaml.")
+    themes_path: Path | None = Field(None, description="Theme taxonomy (YAML/JSON); default seeds/themes.yaml.")
+    kb_reload_seconds: float = Field(30.0, gt=0, description="How often the worker checks the KB files for changes.")
+
     # --- Local broker (`newsflow kafka ...`) --------------------------------
     kafka_port: int = Field(9092, ge=1, le=65535, description="Local broker's client port.")
     kafka_controller_port: int = Field(9093, ge=1, le=65535)

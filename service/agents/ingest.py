@@ -1,4 +1,4 @@
-"""articles.raw → (validate, normalise, fingerprint) → dedup requests | articles.invalid."""
+"""articles.raw → (validate, normalise, tag, fingerprint) → dedup requests | articles.invalid."""
 
 import logging
 import time
@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from service import codec, topics
 from service.app import app, settings
 from service.core.dedup import DedupConfig
-from service.core.dedup_stage import dedup_request
+from service.core.pipeline import enrich
 from service.core.ingest import Limits, Rejected, dead_letter, ingest
+from service.knowledge import KnowledgeBase
 from service.metrics import METRICS
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
@@ -22,6 +23,8 @@ LIMITS = Limits(
     dead_letter_max_original_bytes=settings.dead_letter_max_original_bytes,
 )
 DEDUP_CONFIG = DedupConfig(retention_seconds=int(settings.dedup_retention_days * 86400))
+KNOWLEDGE = KnowledgeBase.from_settings(settings)
+METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Send:
     try:
         outcome = ingest(value, key, source, now, LIMITS)
         if outcome.article is not None:
-            request = dedup_request(outcome.article, DEDUP_CONFIG)
+            request = enrich(outcome.article, KNOWLEDGE.tagger, DEDUP_CONFIG)
+            for entity in request["article"]["entities"]:
+                METRICS.entities_tagged.labels(entity["type"]).inc()
             return Send("valid", outcome.article.id.encode(), codec.dumps(request))
         dead = outcome.dead
     except Exception as e:
@@ -72,3 +77,13 @@ async def ingest_articles(stream):
             if msg.timestamp:
                 METRICS.end_to_end_seconds.labels("invalid").observe(max(0.0, time.time() - msg.timestamp))
         METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)
+
+
+@app.timer(interval=settings.kb_reload_seconds)
+async def reload_knowledge_base() -> None:
+    result = KNOWLEDGE.reload_if_changed()
+    if result:
+        METRICS.kb_reloads.labels("loaded").inc()
+        METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
+    elif result is None:
+        METRICS.kb_reloads.labels("rejected").inc()

@@ -242,3 +242,11 @@ def bench_rebuild(count: Annotated[int, typer.Option(help="Stored articles to re
     from service.bench.rebuild import run
 
     sys.stdout.write(json.dumps(run(count), indent=2) + "\n")
+
+
+@bench_app.command("tagging")
+def bench_tagging(quick: Annotated[bool, typer.Option("--quick")] = False) -> None:
+    """Tagger vs flashtext with the curated KB and a 100k-alias KB; gold-label precision/recall."""
+    from service.bench.tagging import format_table, run
+
+    out.print(format_table(run(quick)), highlight=False, markup=False)

@@ -64,6 +64,31 @@ class DedupInfo(BaseModel):
     status: Literal["unique"] = "unique"
 
 
+class Mention(BaseModel):
+    start: int = Field(description="Offset in `body` (characters).")
+    end: int
+    text: str
+
+
+class EntityTag(BaseModel):
+    """A knowledge-base entity the article mentions."""
+
+    id: str = Field(description="Canonical id: a Wikidata QID where one exists, else a stable slug.")
+    name: str
+    type: Literal["PERSON", "ORGANIZATION", "CRIMINAL_GROUP", "LOCATION"]
+    subtype: str
+    count: int = Field(description="Mentions in the body, plus one when in the title.")
+    mentions: list[Mention]
+    in_title: bool
+    designations: list[dict[str, Any]] = Field(description="e.g. [{list: FTO, effective: 2025-02-20}]")
+
+
+class ThemeTag(BaseModel):
+    id: str
+    score: float = Field(description="0..1; weighted hits / (weighted hits + 3), title hits count double.")
+    hits: int
+
+
 class EnrichedArticle(BaseModel):
     """A valid, normalised article on `articles.enriched` (key = `id`).
 
@@ -92,4 +117,9 @@ class EnrichedArticle(BaseModel):
     content_hash: str = Field(description="xxh3-128 hex of the normalised body.")
     received_at: datetime
     raw: SourceRef
+    entities: list[EntityTag] = Field(default_factory=list)
+    themes: list[ThemeTag] = Field(default_factory=list)
+    unlinked: list[str] = Field(
+        default_factory=list, description="Capitalised names not in the knowledge base, most frequent first."
+    )
     dedup: DedupInfo | None = Field(None, description="Set once the dedup stage has seen it.")
