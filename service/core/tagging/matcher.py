@@ -1,10 +1,13 @@
-"""The tagger: every alias, context phrase and theme phrase in two Aho-Corasick automatons.
+"""The tagger: every alias, context phrase and theme phrase in one Aho-Corasick automaton.
 
-One automaton runs over the folded text (case- and accent-insensitive aliases), one over the
-original (case-exact aliases: short ones and acronyms, `US` is not `us`). Cost is linear in the
-article's length and independent of the KB's size; Python only touches the matches.
+The automaton runs once over the folded text (lower case, no accents, punctuation as spaces);
+each key starts with a space, so matches begin at word starts only. Case-exact aliases (short
+ones and acronyms: `US` is not `us`) are checked against the original text at the match.
+Cost is linear in the article's length and independent of the KB's size; Python only
+touches whole-word matches.
 """
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,18 +22,17 @@ STRONG, WEAK, SURNAME, STOP, CONTEXT, THEME = range(6)
 # Aliases this short, or written in capitals or with dots, only match in their exact case.
 EXACT_MAX_CHARS = 4
 _ACRONYM = re.compile(r"^[A-Z0-9.\-&]+$")
+# Capitalised words in a row (with Spanish and English particles): written for speed, no
+# lookarounds; a letter class of the languages the KB covers.
+_UPPER, _LOWER = "A-ZÁÉÍÓÚÑÜ", "a-záéíóúñü"
 _UNLINKED = re.compile(
-    r"\b(?:[A-Z][\w'’-]*[a-z][\w'’-]*)(?:\s+(?:(?:de|del|la|las|los|y|of|the|al)\s+)*[A-Z][\w'’-]*[a-z][\w'’-]*)+"
+    rf"[{_UPPER}][{_LOWER}]+(?: (?:(?:de|del|la|las|los|y|of|the|al) )*[{_UPPER}][{_LOWER}]+)+"
 )
 MAX_UNLINKED = 20
 
 
 def _is_exact(alias: str) -> bool:
     return len(alias) <= EXACT_MAX_CHARS or bool(_ACRONYM.match(alias))
-
-
-def _is_word_char(c: str) -> bool:
-    return c.isalnum() or c == "_"
 
 
 @dataclass
@@ -57,20 +59,20 @@ class Tagger:
     def __init__(self, entities: list[Entity], themes: list[Theme] = (), stop_phrases: tuple[str, ...] = ()) -> None:
         self.entities = entities
         self.themes = list(themes)
-        folded: dict[str, list[tuple[int, int]]] = {}
-        exact: dict[str, list[tuple[int, int]]] = {}
+        keys: dict[str, list[tuple[int, int, str | None]]] = {}
 
         def add(alias: str, kind: int, index: int, force_fold: bool = False) -> None:
-            if force_fold or not _is_exact(alias):
-                folded.setdefault(fold(alias), []).append((kind, index))
-            else:
-                exact.setdefault(alias, []).append((kind, index))
+            core = fold(alias).strip()
+            if not core:
+                return
+            exact = None if force_fold or not _is_exact(alias) else alias.strip()[: len(core)]
+            keys.setdefault(" " + core, []).append((kind, index, exact))
 
         strong_texts: set[str] = set()
         for i, entity in enumerate(entities):
             for alias in (entity.name, *entity.aliases):
                 add(alias, STRONG, i)
-                strong_texts.add(fold(alias))
+                strong_texts.add(fold(alias).strip())
             for alias in entity.weak_aliases:
                 add(alias, WEAK, i)
             for phrase in entity.context:
@@ -78,7 +80,7 @@ class Tagger:
         for i, entity in enumerate(entities):
             if entity.type == "PERSON" and " " in entity.name:
                 surname = entity.name.rsplit(" ", 1)[1]
-                if fold(surname) not in strong_texts and len(surname) > 2:
+                if fold(surname).strip() not in strong_texts and len(surname) > 2:
                     add(surname, SURNAME, i, force_fold=True)
         for phrase in stop_phrases:
             add(phrase, STOP, -1)
@@ -86,9 +88,13 @@ class Tagger:
             for phrases in theme.phrases.values():
                 for phrase in phrases:
                     add(phrase, THEME, i, force_fold=True)
-        self._folded = _automaton(folded)
-        self._exact = _automaton(exact)
-        self.alias_count = sum(map(len, folded.values())) + sum(map(len, exact.values()))
+        self._automaton = _automaton(keys)
+        self._records = [
+            {"id": e.id, "name": e.name, "type": e.type, "subtype": e.subtype,
+             "designations": [d.model_dump() for d in e.designations]}
+            for e in entities
+        ]
+        self.alias_count = sum(map(len, keys.values()))
 
     def tag(self, title: str, body: str) -> Tags:
         """Entities, themes and unlinked names of an article. Offsets are into `body`."""
@@ -105,27 +111,26 @@ class Tagger:
 
     def _scan(self, text: str) -> _Scan:
         scan = _Scan()
-        if not text:
+        if not text or self._automaton is None:
             return scan
-        for source, automaton in ((fold(text), self._folded), (text, self._exact)):
-            if automaton is None:
+        padded = " " + fold(text) + " "
+        for end, (length, entries) in self._automaton.iter(padded):
+            # padded[i] is text[i - 1]; the key's leading space sits just before the word.
+            if padded[end + 1] != " ":
                 continue
-            for end, (length, entries) in automaton.iter(source):
-                start = end - length + 1
-                if (start > 0 and _is_word_char(text[start - 1])) or (
-                    end + 1 < len(text) and _is_word_char(text[end + 1])
-                ):
+            start, stop = end - length + 1, end
+            links = []
+            for kind, index, exact in entries:
+                if exact is not None and text[start:stop] != exact:
                     continue
-                links = tuple(e for e in entries if e[0] <= STOP)
-                for kind, index in entries:
-                    if kind == CONTEXT:
-                        scan.context.add(index)
-                    elif kind == THEME:
-                        scan.themes[index] += 1
-                if links:
-                    # The same span can match in both automatons (a weak alias and a surname).
-                    key = (start, end + 1)
-                    scan.spans[key] = tuple(sorted(scan.spans.get(key, ()) + links))
+                if kind <= STOP:
+                    links.append((kind, index))
+                elif kind == CONTEXT:
+                    scan.context.add(index)
+                else:
+                    scan.themes[index] += 1
+            if links:
+                scan.spans[(start, stop)] = tuple(sorted(links))
         return scan
 
     def _entities(self, title_links, body_links, body: str) -> list[dict[str, Any]]:
@@ -140,12 +145,9 @@ class Tagger:
         return sorted(found.values(), key=lambda r: (-r["count"], r["id"]))
 
     def _entity_record(self, index: int) -> dict[str, Any]:
-        e = self.entities[index]
-        return {
-            "id": e.id, "name": e.name, "type": e.type, "subtype": e.subtype, "count": 0,
-            "mentions": [], "in_title": False,
-            "designations": [d.model_dump() for d in e.designations],
-        }
+        static = self._records[index]
+        return {**static, "count": 0, "mentions": [], "in_title": False,
+                "designations": [dict(d) for d in static["designations"]]}
 
     def _themes(self, title_hits: Counter, body_hits: Counter) -> list[dict[str, Any]]:
         out = []
@@ -184,7 +186,7 @@ def _resolve(spans, context: set[int], strong: set[int]) -> list[tuple[int, int,
     return links
 
 
-def _automaton(words: dict[str, list[tuple[int, int]]]):
+def _automaton(words: dict[str, list[tuple[int, int, str | None]]]):
     if not words:
         return None
     automaton = ahocorasick.Automaton()
@@ -196,9 +198,16 @@ def _automaton(words: dict[str, list[tuple[int, int]]]):
 
 def _unlinked(body: str, links) -> list[str]:
     """Capitalised multi-word names that no linked mention covers, most frequent first."""
-    covered = [(s, e) for s, e, _, _ in links]
+    # Linked spans do not overlap and come sorted, so one bisect finds the only candidate.
+    starts = [s for s, _, _, _ in links]
+    ends = [e for _, e, _, _ in links]
     counts: Counter = Counter()
     for m in _UNLINKED.finditer(body):
-        if not any(s < m.end() and m.start() < e for s, e in covered):
-            counts[m.group(0)] += 1
+        start, end = m.span()
+        if start and body[start - 1].isalnum():
+            continue
+        i = bisect.bisect_left(starts, end) - 1
+        if i >= 0 and ends[i] > start:
+            continue
+        counts[m.group(0)] += 1
     return [name for name, _ in counts.most_common(MAX_UNLINKED)]
