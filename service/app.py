@@ -2,7 +2,10 @@
 
 import faust
 
+from service import faust_fixes
 from service.settings import get_settings
+
+faust_fixes.apply()
 
 settings = get_settings()
 

@@ -19,6 +19,10 @@ def start_worker(tmp_path):
             worker.wait_ready()
         return worker
 
+    def stop_all() -> None:
+        for worker in started:
+            worker.stop()
+
+    start.stop_all = stop_all
     yield start
-    for worker in started:
-        worker.stop()
+    stop_all()
