@@ -28,5 +28,10 @@ def describe(value: bytes | None) -> str:
     if "alert_id" in event:
         return f"{event.get('alert_id')}  [{event.get('severity')}] {event.get('rule_name')} ({event.get('status')})"
     if "body" in event and "title" in event:
-        return f"{event.get('id')}  {event.get('source') or '-'}  {_short(event.get('title'), 90)}"
+        line = f"{event.get('id')}  {event.get('source') or '-'}  {_short(event.get('title'), 90)}"
+        names = [e.get("name") for e in (event.get("entities") or [])[:4] if isinstance(e, dict)]
+        themes = [t.get("id") for t in (event.get("themes") or [])[:2] if isinstance(t, dict)]
+        if names or themes:
+            line += f"\n      entities: {', '.join(map(str, names)) or '-'}; themes: {', '.join(map(str, themes)) or '-'}"
+        return line
     return _short(value.decode("utf-8", "replace"), 160)
