@@ -1,0 +1,183 @@
+"""Thresholds, grouping and cooldown: turn rule matches into alert events.
+
+State lives in two caller-owned mappings (dicts in tests, Faust tables in the worker), keyed
+`<rule id>/<group>` (rule ids cannot hold `/`). Values are JSON-ready and always reassigned,
+never mutated in place, because a Faust table only persists what is assigned to it:
+
+- `windows[key] = {"span": seconds, "events": [[ts, source, article_id, [entity ids]], ...]}`:
+  evidence inside the rule's threshold window, oldest first; only threshold rules keep one.
+- `alerts[key] = {"alert_id", "first_seen", "last_seen", "until", "article_ids", "sources",
+  "entities", "count", "below"}`: the open alert of the group until its cooldown ends.
+
+Time is epoch seconds passed in. An alert fires once per (rule, group) and cooldown; within it,
+the same `alert_id` comes back as `updated` only when something new arrives (a source or an
+entity it had not seen, or the count reaching the threshold again after falling below).
+"""
+
+import hashlib
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from .engine import Match
+from .model import Rule
+
+# Ids and sources carried on one alert: enough to read the story, bounded for the table.
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    article_id: str
+    source: str | None
+    entities: tuple[str, ...]
+    evidence: tuple[dict[str, Any], ...]
+
+
+def group_of(rule: Rule, story_id: str) -> str:
+    """The group a match falls in: `story:<id>`, `entity:<id>` or `rule`."""
+    if rule.group_by == "story":
+        return f"story:{story_id}"
+    return rule.group_by
+
+
+def alert_id(rule_id: str, group: str, first_seen: float) -> str:
+    """Stable id of one alert: the same inputs always give the same id."""
+    return hashlib.blake2b(f"{rule_id}\x00{group}\x00{first_seen!r}".encode(), digest_size=8).hexdigest()
+
+
+class AlertState:
+    """Alerting over caller-owned state; holds no state of its own."""
+
+    def __init__(self, windows: MutableMapping[str, Any], alerts: MutableMapping[str, Any]) -> None:
+        self.windows = windows
+        self.alerts = alerts
+
+    def decide(self, match: Match, article: dict[str, Any], now: float, story_id: str) -> dict[str, Any] | None:
+        """The alert event this match causes, or None.
+
+        `story_id` is the id of the original article of the match's story (an original is its
+        own story); `now` is epoch seconds.
+        """
+        evidence = _Evidence(str(article.get("id")), article.get("source"), match.entities, match.evidence)
+        return self._observe(match.rule, group_of(match.rule, story_id), evidence, now)
+
+    def on_duplicate(self, duplicate: dict[str, Any], matches: Iterable[Match], now: float, story_id: str,
+                     original_source: str | None = None) -> list[dict[str, Any]]:
+        """Alert events caused by a duplicate (a record from `articles.duplicates`).
+
+        `matches` are the matches of the story's original article and `original_source` its
+        source. Only a duplicate from another source is evidence: a same-source repeat says
+        nothing new about how widely the story runs.
+        """
+        source = duplicate.get("source")
+        if not source or source == original_source:
+            return []
+        evidence = _Evidence(str(duplicate.get("id")), source, (), ())
+        events = []
+        for match in matches:
+            event = self._observe(match.rule, group_of(match.rule, story_id), evidence, now)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def sweep(self, now: float) -> int:
+        """Drop windows with no evidence left and alerts past their cooldown; how many keys went.
+
+        Each key is also pruned whenever it is touched; this catches groups that go quiet.
+        """
+        removed = 0
+        for key, window in list(self.windows.items()):
+            events = [e for e in window["events"] if e[0] > now - window["span"]]
+            if not events:
+                del self.windows[key]
+                removed += 1
+            elif len(events) != len(window["events"]):
+                self.windows[key] = {**window, "events": events}
+        for key, alert in list(self.alerts.items()):
+            if now >= alert["until"]:
+                del self.alerts[key]
+                removed += 1
+        return removed
+
+    def _observe(self, rule: Rule, group: str, ev: _Evidence, now: float) -> dict[str, Any] | None:
+        key = f"{rule.id}/{group}"
+        window_events: list = []
+        qualifies = True
+        if rule.threshold is not None:
+            t = rule.threshold
+            old = self.windows.get(key)
+            window_events = [e for e in (old["events"] if old else ()) if e[0] > now - t.window]
+            if all(e[2] != ev.article_id for e in window_events):
+                window_events.append([now, ev.source, ev.article_id, list(ev.entities)[:MAX_LISTED]])
+            self.windows[key] = {"span": t.window, "events": window_events}
+            if t.distinct == "source":
+                reached = len({e[1] for e in window_events if e[1]})
+            else:
+                reached = len(window_events)
+            qualifies = reached >= t.count
+
+        alert = self.alerts.get(key)
+        if alert is not None and now >= alert["until"]:
+            del self.alerts[key]
+            alert = None
+        if alert is None:
+            if not qualifies:
+                return None
+            return self._fire(rule, group, key, ev, now, window_events)
+
+        known_ids = set(alert["article_ids"])
+        is_new_article = ev.article_id not in known_ids
+        new_source = bool(ev.source) and ev.source not in alert["sources"]
+        new_entities = [e for e in ev.entities if e not in alert["entities"]]
+        recrossed = alert["below"] and qualifies
+        updated = {
+            **alert,
+            "last_seen": now if is_new_article else alert["last_seen"],
+            "count": alert["count"] + is_new_article,
+            "article_ids": (alert["article_ids"] + [ev.article_id])[-MAX_LISTED:] if is_new_article
+            else alert["article_ids"],
+            "sources": (alert["sources"] + [ev.source])[-MAX_LISTED:] if new_source else alert["sources"],
+            "entities": (alert["entities"] + new_entities)[-MAX_LISTED:],
+            "below": not qualifies,
+        }
+        if updated != alert:
+            self.alerts[key] = updated
+        if new_source or new_entities or recrossed:
+            return _event(rule, group, updated, "updated", ev)
+        return None
+
+    def _fire(self, rule: Rule, group: str, key: str, ev: _Evidence, now: float, window_events: list) -> dict:
+        ids = list(dict.fromkeys([e[2] for e in window_events] + [ev.article_id]))
+        sources = list(dict.fromkeys([e[1] for e in window_events if e[1]] + ([ev.source] if ev.source else [])))
+        record = {
+            "alert_id": alert_id(rule.id, group, now),
+            "first_seen": min([e[0] for e in window_events] + [now]),
+            "last_seen": now,
+            "until": now + rule.cooldown,
+            "article_ids": ids[-MAX_LISTED:],
+            "sources": sources[-MAX_LISTED:],
+            "entities": list(dict.fromkeys([x for e in window_events for x in e[3]] + list(ev.entities)))[:MAX_LISTED],
+            "count": len(ids),
+            "below": False,
+        }
+        self.alerts[key] = record
+        return _event(rule, group, record, "firing", ev)
+
+
+def _event(rule: Rule, group: str, record: dict[str, Any], status: str, ev: _Evidence) -> dict[str, Any]:
+    return {
+        "alert_id": record["alert_id"],
+        "rule_id": rule.id,
+        "rule_name": rule.name,
+        "severity": rule.severity,
+        "status": status,
+        "group": group,
+        "article_ids": list(record["article_ids"]),
+        "sources": list(record["sources"]),
+        "entities": list(record["entities"]),
+        "evidence": [dict(e) for e in ev.evidence],
+        "first_seen": record["first_seen"],
+        "last_seen": record["last_seen"],
+        "count": record["count"],
+    }
