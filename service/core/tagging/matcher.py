@@ -1,7 +1,8 @@
 """The tagger: every alias, context phrase and theme phrase in one Aho-Corasick automaton.
 
 The automaton runs once over the folded text (lower case, no accents, punctuation as spaces);
-each key starts with a space, so matches begin at word starts only. Case-exact aliases (short
+each key is its words between two spaces, so only whole words match and no Python work is
+spent on prefixes of longer words. Case-exact aliases (short
 ones and acronyms: `US` is not `us`) are checked against the original text at the match.
 Cost is linear in the article's length and independent of the KB's size; Python only
 touches whole-word matches.
@@ -66,7 +67,7 @@ class Tagger:
             if not core:
                 return
             exact = None if force_fold or not _is_exact(alias) else alias.strip()[: len(core)]
-            keys.setdefault(" " + core, []).append((kind, index, exact))
+            keys.setdefault(" " + core + " ", []).append((kind, index, exact))
 
         strong_texts: set[str] = set()
         for i, entity in enumerate(entities):
@@ -115,10 +116,8 @@ class Tagger:
             return scan
         padded = " " + fold(text) + " "
         for end, (length, entries) in self._automaton.iter(padded):
-            # padded[i] is text[i - 1]; the key's leading space sits just before the word.
-            if padded[end + 1] != " ":
-                continue
-            start, stop = end - length + 1, end
+            # padded[i] is text[i - 1]; a key is " words " so only whole words match.
+            start, stop = end - length + 1, end - 1
             links = []
             for kind, index, exact in entries:
                 if exact is not None and text[start:stop] != exact:
