@@ -27,6 +27,9 @@ class Metrics:
     entities_tagged: Counter
     kb_entities: Gauge
     kb_reloads: Counter
+    alerts: Counter
+    rule_reloads: Counter
+    alert_failures: Counter
     build: Info
     registry: CollectorRegistry
 
@@ -68,6 +71,17 @@ class Metrics:
             kb_entities=Gauge("newsflow_kb_entities", "Entities in the loaded knowledge base.", registry=registry),
             kb_reloads=Counter(
                 "newsflow_kb_reloads_total", "Knowledge base reloads, by result.", ["result"], registry=registry
+            ),
+            alerts=Counter(
+                "newsflow_alerts_total", "Alert events sent, by rule, severity and status.",
+                ["rule", "severity", "status"], registry=registry,
+            ),
+            rule_reloads=Counter(
+                "newsflow_rule_reloads_total", "Alert rule reloads, by result.", ["result"], registry=registry
+            ),
+            alert_failures=Counter(
+                "newsflow_alert_failures_total", "Articles whose alert decisions failed (a bug; see the log).",
+                registry=registry,
             ),
             build=build,
             registry=registry,

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     themes_path: Path | None = Field(None, description="Theme taxonomy (YAML/JSON); default seeds/themes.yaml.")
     kb_reload_seconds: float = Field(30.0, gt=0, description="How often the worker checks the KB files for changes.")
 
+    # --- Alerting ------------------------------------------------------------
+    rules_path: Path | None = Field(None, description="Alert rules (YAML); default seeds/rules.yaml. Reloaded on change.")
+
     # --- Local broker (`newsflow kafka ...`) --------------------------------
     kafka_port: int = Field(9092, ge=1, le=65535, description="Local broker's client port.")
     kafka_controller_port: int = Field(9093, ge=1, le=65535)

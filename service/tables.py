@@ -16,6 +16,11 @@ _JSON = faust.Schema(key_serializer="json", value_serializer="json")
 # One partition, like the dedup request topic the table is co-partitioned with.
 dedup_docs = app.Table("dedup-docs", partitions=1, schema=_JSON, help="article id -> decision, sketch, time")
 
+# Alert state lives beside the index, in the same serialised step (one partition).
+alert_windows = app.Table("alert-windows", partitions=1, schema=_JSON, help="rule/group -> recent evidence")
+alert_state = app.Table("alert-state", partitions=1, schema=_JSON, help="rule/group -> open alert")
+alert_stories = app.Table("alert-stories", partitions=1, schema=_JSON, help="original id -> its rule matches")
+
 _DERIVED = settings.data_dir / f"{settings.app_id}-data" / "dedup-derived"
 dedup_buckets = LocalMapping(_DERIVED / "buckets")
 dedup_exact = LocalMapping(_DERIVED / "exact")

@@ -9,10 +9,12 @@ import time
 from datetime import datetime, timezone
 
 from service import codec, tables, topics
-from service.agents.ingest import DEDUP_CONFIG
+from service.agents.ingest import DEDUP_CONFIG, RULEBOOK
 from service.app import app
 from service.core.dedup import DedupIndex
+from service.core.alert_stage import decide_alerts, forget_stories
 from service.core.dedup_stage import decide
+from service.core.rules import AlertState
 from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
 from service.metrics import METRICS
 from service.schemas.article import SourceRef
@@ -21,6 +23,9 @@ from service.schemas.dead_letter import ErrorDetail
 log = logging.getLogger(__name__)
 STAGE = "dedup"
 INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
+ALERTS = AlertState(tables.alert_windows, tables.alert_state)
+SWEEP_EVERY = 1000
+_processed = 0
 # The derived lookups must be rebuilt from the recovered table before the first decision
 # after a start or a rebalance (another worker may have decided in between).
 _derived_stale = True
@@ -38,6 +43,25 @@ def _rebuild_derived() -> None:
     count = INDEX.rebuild_derived()
     _derived_stale = False
     log.info("dedup index rebuilt from %d stored articles in %.2fs", count, time.perf_counter() - started)
+
+
+def _alerts(where: str, record: dict, request: dict) -> list[dict]:
+    """Alert events for this outcome. A failure here costs alerts, never the article's outcome,
+    which the index has already decided."""
+    global _processed
+    now = request["time"]
+    try:
+        events = decide_alerts(ALERTS, RULEBOOK.rules, tables.alert_stories, where, record, request.get("rules", []), now)
+        _processed += 1
+        # Groups that went quiet are only pruned by a sweep.
+        if _processed % SWEEP_EVERY == 0:
+            ALERTS.sweep(now)
+            forget_stories(tables.alert_stories, now - DEDUP_CONFIG.retention_seconds)
+        return events
+    except Exception:
+        log.exception("alert stage failed for %s", record.get("id"))
+        METRICS.alert_failures.inc()
+        return []
 
 
 def _internal_error(value: bytes, key: bytes | None, error: Exception) -> bytes:
@@ -58,7 +82,8 @@ async def dedup_articles(stream):
         started = time.perf_counter()
         METRICS.messages_in.labels(STAGE).inc()
         try:
-            where, record = decide(INDEX, codec.loads(event.value), datetime.now(timezone.utc))
+            request = codec.loads(event.value)
+            where, record = decide(INDEX, request, datetime.now(timezone.utc))
         except Exception as e:
             log.exception("dedup failed on %s", event.key)
             await topics.invalid.send(key=event.key, value=_internal_error(event.value, event.key, e))
@@ -67,6 +92,9 @@ async def dedup_articles(stream):
             continue
         topic = topics.enriched if where == "enriched" else topics.duplicates
         await topic.send(key=record["id"].encode(), value=codec.dumps(record))
+        for alert in _alerts(where, record, request):
+            await topics.alerts.send(key=alert["alert_id"].encode(), value=codec.dumps(alert))
+            METRICS.alerts.labels(alert["rule_id"], alert["severity"], alert["status"]).inc()
         outcome = "enriched" if where == "enriched" else f"duplicate_{record['kind']}"
         METRICS.messages_out.labels(STAGE, outcome).inc()
         METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)

@@ -8,10 +8,12 @@ from datetime import datetime, timezone
 from service import codec, topics
 from service.app import app, settings
 from service.core.dedup import DedupConfig
+from service.core.alert_stage import match_records
 from service.core.pipeline import enrich
 from service.core.ingest import Limits, Rejected, dead_letter, ingest
 from service.knowledge import KnowledgeBase
 from service.metrics import METRICS
+from service.rulebook import DEFAULT_RULES, Rulebook
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
 
@@ -25,6 +27,8 @@ LIMITS = Limits(
 DEDUP_CONFIG = DedupConfig(retention_seconds=int(settings.dedup_retention_days * 86400))
 KNOWLEDGE = KnowledgeBase.from_settings(settings)
 METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
+RULEBOOK = Rulebook(settings.rules_path or DEFAULT_RULES)
+RULEBOOK.load(KNOWLEDGE.tagger)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Send:
         outcome = ingest(value, key, source, now, LIMITS)
         if outcome.article is not None:
             request = enrich(outcome.article, KNOWLEDGE.tagger, DEDUP_CONFIG)
+            request["rules"] = match_records(RULEBOOK.rules, request["article"])
             for entity in request["article"]["entities"]:
                 METRICS.entities_tagged.labels(entity["type"]).inc()
             return Send("valid", outcome.article.id.encode(), codec.dumps(request))
@@ -87,3 +92,8 @@ async def reload_knowledge_base() -> None:
         METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
     elif result is None:
         METRICS.kb_reloads.labels("rejected").inc()
+    rules = RULEBOOK.reload_if_changed(KNOWLEDGE.tagger)
+    if rules:
+        METRICS.rule_reloads.labels("loaded").inc()
+    elif rules is None:
+        METRICS.rule_reloads.labels("rejected").inc()

@@ -1,0 +1,55 @@
+"""The alert stage: rules are matched where articles are tagged (in parallel), and decided in
+the serialised dedup step, which knows each duplicate's story."""
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from service.core.rules import AlertState, Match, RuleSet
+
+
+def match_records(rules: RuleSet, article: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules `article` matches, as JSON-ready records carried to the dedup step."""
+    return [
+        {"rule_id": m.rule.id, "evidence": list(m.evidence), "entities": list(m.entities)}
+        for m in rules.match(article)
+    ]
+
+
+def _matches(rules: RuleSet, records: list[dict[str, Any]]) -> list[Match]:
+    by_id = {rule.id: rule for rule in rules.rules}
+    # A rule removed by a reload since the article was matched no longer alerts.
+    return [Match(by_id[r["rule_id"]], tuple(r["evidence"]), tuple(r["entities"])) for r in records if r["rule_id"] in by_id]
+
+
+def decide_alerts(
+    state: AlertState,
+    rules: RuleSet,
+    stories: MutableMapping[str, Any],
+    outcome: str,
+    record: dict[str, Any],
+    records: list[dict[str, Any]],
+    now: float,
+) -> list[dict[str, Any]]:
+    """Alert events for one dedup outcome.
+
+    An original ("enriched") is its own story: its matches are remembered in `stories` so that
+    later copies from other sources count as evidence for the same story ("duplicates").
+    """
+    if outcome == "enriched":
+        if not records:
+            return []
+        stories[record["id"]] = {"source": record.get("source"), "matches": records, "t": now}
+        events = (state.decide(m, record, now, record["id"]) for m in _matches(rules, records))
+        return [e for e in events if e is not None]
+    story = stories.get(record["duplicate_of"])
+    if story is None:
+        return []
+    return state.on_duplicate(record, _matches(rules, story["matches"]), now, record["duplicate_of"], story["source"])
+
+
+def forget_stories(stories: MutableMapping[str, Any], before: float) -> int:
+    """Drop remembered stories older than `before` (epoch seconds); returns how many went."""
+    old = [key for key, value in stories.items() if value["t"] < before]
+    for key in old:
+        del stories[key]
+    return len(old)

@@ -1,0 +1,46 @@
+"""The alert rules the worker runs: loaded at start, reloaded when the file changes."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.core.rules import RuleError, RuleSet, kb_resolver, load_rules
+from service.core.tagging import Tagger
+from service.knowledge import SEEDS
+
+log = logging.getLogger(__name__)
+DEFAULT_RULES = SEEDS / "rules.yaml"
+
+
+@dataclass
+class Rulebook:
+    """Holds the current `RuleSet`; a rejected file keeps the previous one."""
+
+    path: Path
+    rules: RuleSet | None = None
+    _stamp: float | None = None
+
+    def load(self, tagger: Tagger) -> None:
+        stamp = _mtime(self.path)
+        rules = load_rules(self.path, kb_resolver(tagger.entities), [t.id for t in tagger.themes])
+        self.rules, self._stamp = RuleSet.compile(rules), stamp
+        log.info("alert rules loaded: %d from %s", len(rules), self.path)
+
+    def reload_if_changed(self, tagger: Tagger) -> bool | None:
+        """True when reloaded, False when unchanged, None when the new file was rejected."""
+        if _mtime(self.path) == self._stamp:
+            return False
+        try:
+            self.load(tagger)
+        except RuleError as e:
+            log.error("alert rules rejected, keeping the running ones: %s", e)
+            self._stamp = _mtime(self.path)
+            return None
+        return True
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None

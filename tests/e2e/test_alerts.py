@@ -1,0 +1,63 @@
+"""Alerts on the real worker: a threshold fires once, reprints add nothing, a new source updates."""
+
+import asyncio
+
+from service import codec
+from service.cli.inputs import Item
+from service.consumer import read
+from service.outcomes import collect_outcomes
+from service.producer import push
+from service.topic_names import TopicNames
+from tests.support.factories import random_text, raw_bytes
+
+RULES = """
+rules:
+  - id: story-3-sources
+    name: A strike story on Tren de Aragua reported by three outlets
+    severity: critical
+    when:
+      all:
+        - entity: Tren de Aragua
+        - keyword: [strike]
+    threshold: {count: 3, distinct: source, window: 1h}
+    group_by: story
+    cooldown: 6h
+"""
+
+
+def _alerts(settings) -> list[dict]:
+    names = TopicNames.from_settings(settings)
+    found: list[dict] = []
+    asyncio.run(read(settings, [names.alerts], lambda r: found.append(codec.loads(r.value))))
+    return found
+
+
+def _send(settings, items):
+    names = TopicNames.from_settings(settings)
+    result = asyncio.run(push(settings, names.raw, items))
+    assert not asyncio.run(collect_outcomes(settings, result.sent_positions, timeout=120)).missing
+
+
+def test_one_alert_per_story_with_an_update_for_a_new_source(settings_factory, start_worker, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    settings = settings_factory(rules_path=rules)
+    start_worker(settings)
+    story = "A US strike hit a boat run by Tren de Aragua, officials said. " + random_text(40, 200)
+
+    def copy(n, source):
+        # One key keeps the copies in order on one raw partition.
+        return Item(str(n), raw_bytes(id=f"copy-{n}", source=source, body=story), b"story")
+
+    _send(settings, [copy(0, "a.example"), copy(1, "b.example")])
+    assert _alerts(settings) == [], "two sources are below the threshold"
+
+    _send(settings, [copy(2, "c.example")] + [copy(n, "c.example") for n in range(3, 23)])
+    (fired,) = _alerts(settings)
+    assert fired["status"] == "firing" and fired["group"] == "story:copy-0"
+    assert set(fired["sources"]) == {"a.example", "b.example", "c.example"}
+
+    _send(settings, [copy(99, "d.example")])
+    alerts = _alerts(settings)
+    assert [a["status"] for a in alerts] == ["firing", "updated"]
+    assert alerts[1]["alert_id"] == fired["alert_id"] and "d.example" in alerts[1]["sources"]
