@@ -5,12 +5,13 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from service.admin import ensure_topics, probe
 from service.cli.inputs import read_items
 from service.cli.render import describe
-from service.consumer import end_offsets
+from service.consumer import end_offsets, read
 from service.kafka_local import LocalKafka
 from service.outcomes import OutcomeLog, collect_outcomes
 from service.producer import push
@@ -33,6 +34,7 @@ def run_demo(settings: Settings, *, keep: bool, timeout: float, console: Console
     try:
         asyncio.run(ensure_topics(settings))
         starts = asyncio.run(end_offsets(settings, names.outcomes()))
+        alert_starts = asyncio.run(end_offsets(settings, [names.alerts]))
         console.print("Starting a worker (log: " f"{settings.data_dir / 'demo-worker.log'})…")
         worker = WorkerProcess(settings, settings.data_dir / "demo-worker.log")
         items = list(read_items([str(SEEDS / "articles")]))
@@ -44,6 +46,7 @@ def run_demo(settings: Settings, *, keep: bool, timeout: float, console: Console
             collect_outcomes(settings, result.sent_positions, start=starts, timeout=timeout, check=worker.check)
         )
         _summary(console, names, log)
+        _alerts(console, settings, names, alert_starts)
         missing = log.missing
         if missing:
             console.print(f"[red]{len(missing)} messages have no outcome after {timeout:.0f}s; "
@@ -76,7 +79,17 @@ def _summary(console: Console, names: TopicNames, log: OutcomeLog) -> None:
         if values:
             console.print(f"[bold]{label}[/] (first {len(values)}):")
             for value in values:
-                console.print("  " + describe(value), highlight=False)
+                console.print("  " + escape(describe(value)), highlight=False)
+
+
+def _alerts(console: Console, settings: Settings, names: TopicNames, starts) -> None:
+    """The alerts this run raised. The dedup step sends an article's alerts just after its
+    outcome, so keep reading a moment after the last outcome arrived."""
+    alerts: list[bytes] = []
+    asyncio.run(read(settings, [names.alerts], lambda r: alerts.append(r.value), start=starts, follow=True, timeout=2.0))
+    console.print(f"[bold]Alerts[/] ({len(alerts)}):" if alerts else "Alerts: none raised by this run.")
+    for value in alerts[:8]:
+        console.print("  " + escape(describe(value)), highlight=False)
 
 
 def _port(bootstrap: str) -> int:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from service.errors import NewsflowError
@@ -158,7 +159,7 @@ def tail(
         if as_json:
             sys.stdout.write((record.value or b"null").decode("utf-8", "replace") + "\n")
         else:
-            out.print(f"[dim]{record.partition}:{record.offset}[/] {describe(record.value)}", highlight=False)
+            out.print(f"[dim]{record.partition}:{record.offset}[/] {escape(describe(record.value))}", highlight=False)
 
     try:
         run(read(settings, [name], show, last=n, follow=follow))

@@ -35,7 +35,8 @@ def _alerts(settings) -> list[dict]:
 def _send(settings, items):
     names = TopicNames.from_settings(settings)
     result = asyncio.run(push(settings, names.raw, items))
-    assert not asyncio.run(collect_outcomes(settings, result.sent_positions, timeout=120)).missing
+    # An article's alerts follow its outcome: linger a moment so they are on the topic too.
+    assert not asyncio.run(collect_outcomes(settings, result.sent_positions, timeout=120, linger=1.5)).missing
 
 
 def test_one_alert_per_story_with_an_update_for_a_new_source(settings_factory, start_worker, tmp_path):
