@@ -18,6 +18,8 @@ kafka_app = typer.Typer(no_args_is_help=True, help="The project's local single-n
 topics_app = typer.Typer(no_args_is_help=True, help="The topics of newsflow's contract.")
 app.add_typer(kafka_app, name="kafka")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: commands, never timed tests.")
+rules_app = typer.Typer(no_args_is_help=True, help="Alert rules.")
+app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
 app.add_typer(bench_app, name="bench")
 out = Console(soft_wrap=True)
@@ -259,3 +261,39 @@ def bench_rules(quick: Annotated[bool, typer.Option("--quick")] = False) -> None
     from service.bench.rules import format_table, run
 
     out.print(format_table(run(quick)), highlight=False, markup=False)
+
+
+def _load_rules(path: str | None):
+    from pathlib import Path
+
+    from service.core.rules import RuleError, kb_resolver, load_rules
+    from service.knowledge import KnowledgeBase
+    from service.rulebook import DEFAULT_RULES
+
+    settings = get_settings()
+    target = Path(path) if path else (settings.rules_path or DEFAULT_RULES)
+    try:
+        tagger = KnowledgeBase.from_settings(settings).tagger
+        return target, load_rules(target, kb_resolver(tagger.entities), [t.id for t in tagger.themes])
+    except (RuleError, NewsflowError) as e:
+        fail(str(e))
+
+
+@rules_app.command("validate")
+def rules_validate(path: Annotated[str, typer.Argument(help="A rules YAML file.")]) -> None:
+    """Check a rules file against the knowledge base; errors name the rule and the line."""
+    target, rules = _load_rules(path)
+    out.print(f"{target}: {len(rules)} rules are valid", highlight=False)
+
+
+@rules_app.command("list")
+def rules_list(path: Annotated[str | None, typer.Argument(help="Default: the worker's rules file.")] = None) -> None:
+    """The rules a worker would run: id, severity, threshold, grouping, cooldown."""
+    _, rules = _load_rules(path)
+    for rule in rules:
+        threshold = (
+            f"{rule.threshold.count}{' distinct ' + rule.threshold.distinct if rule.threshold.distinct else ''}"
+            f" in {rule.threshold.window}s" if rule.threshold else "every match"
+        )
+        out.print(f"{rule.id:<40} {rule.severity:<9} {threshold:<28} group {rule.group_by}, cooldown {rule.cooldown}s",
+                  highlight=False, markup=False)

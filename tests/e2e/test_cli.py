@@ -103,3 +103,12 @@ def asyncio_run_ensure(settings: Settings) -> list[str]:
     import asyncio
 
     return asyncio.run(ensure_topics(settings))
+
+
+def test_rules_validate_accepts_the_shipped_rules_and_names_the_line_of_a_bad_one(tmp_path):
+    good = newsflow(Settings(), "rules", "validate", "seeds/rules.yaml")
+    assert good.returncode == 0 and "rules are valid" in good.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: x\n    name: X\n    severity: loud\n    when:\n      all:\n        - keyword: [a]\n")
+    result = newsflow(Settings(), "rules", "validate", str(bad))
+    assert result.returncode == 1 and "severity" in result.stderr and "line 4" in result.stderr
