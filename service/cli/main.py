@@ -23,7 +23,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
 app.add_typer(bench_app, name="bench")
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
