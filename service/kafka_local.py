@@ -255,10 +255,14 @@ class LocalKafka:
 
 
 def _cluster_id() -> str:
-    # Kafka wants 16 random bytes, URL-safe base64 without padding.
+    """16 random bytes, URL-safe base64 without padding, as Kafka wants: never starting with
+    `-`, which the storage tool's argument parser would read as an option."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _port_in_use(port: int) -> bool:

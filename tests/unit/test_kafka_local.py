@@ -32,3 +32,10 @@ def test_missing_java_says_what_to_do(tmp_path, monkeypatch):
 def test_status_of_a_broker_never_started(tmp_path):
     status = LocalKafka(Settings(cache_dir=tmp_path, data_dir=tmp_path, kafka_port=1)).status()
     assert status["pid"] is None and status["answers"] is False
+
+
+def test_cluster_ids_never_look_like_options():
+    from service.kafka_local import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids) and len(set(ids)) == 2000
