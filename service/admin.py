@@ -54,9 +54,17 @@ def topic_configs(settings: Settings) -> dict[str, str]:
     return {"max.message.bytes": str(settings.max_message_bytes)}
 
 
+def _configs(settings: Settings, name: str, names: TopicNames) -> dict[str, str]:
+    # The rules topic keeps only the latest rule file (one key), forever.
+    if name == names.alert_rules:
+        return {**topic_configs(settings), "cleanup.policy": "compact"}
+    return topic_configs(settings)
+
+
 async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create every contract topic that is missing; returns the names it created."""
-    wanted = TopicNames.from_settings(settings).partitions(settings.topic_partitions)
+    names = TopicNames.from_settings(settings)
+    wanted = names.partitions(settings.topic_partitions)
     admin = _admin(settings, int(timeout * 1000))
     try:
         try:
@@ -68,7 +76,7 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         if missing:
             await admin.create_topics(
                 [
-                    NewTopic(n, wanted[n], settings.topic_replication, topic_configs=topic_configs(settings))
+                    NewTopic(n, wanted[n], settings.topic_replication, topic_configs=_configs(settings, n, names))
                     for n in missing
                 ]
             )

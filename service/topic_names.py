@@ -13,6 +13,7 @@ class TopicNames:
     invalid: str
     alerts: str
     dedup_requests: str
+    alert_rules: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TopicNames":
@@ -24,6 +25,7 @@ class TopicNames:
             invalid=f"{p}articles.invalid",
             alerts=f"{p}alerts",
             dedup_requests=f"{p}newsflow.dedup-requests",
+            alert_rules=f"{p}alert-rules",
         )
 
     def all(self) -> list[str]:
@@ -34,9 +36,10 @@ class TopicNames:
         """Every topic newsflow creates with its partition count.
 
         The dedup index is one ordered log so that the first copy seen is the original whatever
-        the raw partitioning: its request topic has one partition.
+        the raw partitioning: its request topic has one partition. The rules topic holds one
+        current rule file.
         """
-        return {**{name: default for name in self.all()}, self.dedup_requests: 1}
+        return {**{name: default for name in self.all()}, self.dedup_requests: 1, self.alert_rules: 1}
 
     def outcomes(self) -> list[str]:
         """The topics where each raw message ends up exactly once."""

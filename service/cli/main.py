@@ -297,3 +297,26 @@ def rules_list(path: Annotated[str | None, typer.Argument(help="Default: the wor
         )
         out.print(f"{rule.id:<40} {rule.severity:<9} {threshold:<28} group {rule.group_by}, cooldown {rule.cooldown}s",
                   highlight=False, markup=False)
+
+
+@rules_app.command("publish")
+def rules_publish(path: Annotated[str, typer.Argument(help="A rules YAML file.")]) -> None:
+    """Validate a rules file, then publish it on the rules topic: every worker switches to it."""
+    from pathlib import Path
+
+    from service.admin import ensure_topics
+    from service.cli.inputs import Item
+    from service.consumer import run
+    from service.producer import push as do_push
+
+    target, rules = _load_rules(path)
+    settings = get_settings()
+    names = TopicNames.from_settings(settings)
+    try:
+        run(ensure_topics(settings))
+        result = run(do_push(settings, names.alert_rules, [Item(str(target), Path(target).read_bytes(), b"rules")]))
+    except NewsflowError as e:
+        fail(str(e))
+    if not result.sent:
+        fail(f"could not publish: {result.rejected}")
+    out.print(f"published {len(rules)} rules from {target} to {names.alert_rules}", highlight=False)

@@ -62,3 +62,77 @@ def test_one_alert_per_story_with_an_update_for_a_new_source(settings_factory, s
     alerts = _alerts(settings)
     assert [a["status"] for a in alerts] == ["firing", "updated"]
     assert alerts[1]["alert_id"] == fired["alert_id"] and "d.example" in alerts[1]["sources"]
+
+
+NEVER = """
+rules:
+  - id: never
+    name: Matches nothing in these tests
+    severity: info
+    when:
+      all:
+        - keyword: [zzzqqq]
+"""
+
+EVERY_TDA = """
+rules:
+  - id: any-tda
+    name: Tren de Aragua in the news
+    severity: warning
+    when:
+      all:
+        - entity: Tren de Aragua
+    group_by: story
+    cooldown: 1h
+"""
+
+
+def test_rules_published_on_the_topic_take_effect_without_restart_and_bad_ones_are_rejected(
+    settings_factory, start_worker, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    start_file = tmp_path / "never.yaml"
+    start_file.write_text(NEVER)
+    settings = settings_factory(rules_path=start_file)
+    names = TopicNames.from_settings(settings)
+    start_worker(settings)
+
+    def article(n):
+        body = "Tren de Aragua members were charged, prosecutors said. " + random_text(500 + n, 150)
+        return Item(str(n), raw_bytes(id=f"tda-{n}", source=f"s{n}.example", body=body), b"k")
+
+    _send(settings, [article(0)])
+    assert _alerts(settings) == []
+
+    published = tmp_path / "every.yaml"
+    published.write_text(EVERY_TDA)
+    env = {**os.environ, **settings.as_env()}
+    run = subprocess.run([sys.executable, "-m", "service", "rules", "publish", str(published)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+    # A file that does not parse, pushed behind the CLI's back, must not replace the rules.
+    asyncio.run(push(settings, names.alert_rules, [Item("bad", b"rules: [unclosed", b"rules")]))
+    deadline, n = time.monotonic() + 30, 1
+    while not _alerts(settings) and time.monotonic() < deadline:
+        _send(settings, [article(n)])
+        n += 1
+    fired = _alerts(settings)
+    assert fired and fired[0]["rule_id"] == "any-tda"
+
+    import urllib.request
+
+    def rejected() -> bool:
+        page = urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=5).read().decode()
+        return 'newsflow_rule_reloads_total{result="rejected"} 1.0' in page
+
+    while not rejected() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert rejected(), "the unparsable rules were not seen and rejected"
+    _send(settings, [article(1000)])
+    after = _alerts(settings)
+    assert len(after) == len(fired) + 1 and after[-1]["rule_id"] == "any-tda", "the running rules must stay"
