@@ -320,3 +320,38 @@ def rules_publish(path: Annotated[str, typer.Argument(help="A rules YAML file.")
     if not result.sent:
         fail(f"could not publish: {result.rejected}")
     out.print(f"published {len(rules)} rules from {target} to {names.alert_rules}", highlight=False)
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    path: Annotated[str, typer.Argument(help="A rules YAML file.")],
+    since: Annotated[str | None, typer.Option(help="ISO 8601 time; only articles pushed from then on.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One alert event per line, as JSON.")] = False,
+) -> None:
+    """Replay the enriched and duplicate topics through FILE and print the alerts it would raise."""
+    from datetime import datetime, timezone
+
+    from service.backtest import backtest
+    from service.cli.render import describe
+    from service.consumer import run
+    from service.core.rules import RuleSet
+
+    _, rules = _load_rules(path)
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            fail(f"--since {since!r} is not an ISO 8601 time")
+        start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    try:
+        alerts = run(backtest(get_settings(), RuleSet.compile(rules), start))
+    except NewsflowError as e:
+        fail(str(e))
+    for alert in alerts:
+        if as_json:
+            sys.stdout.write(json.dumps(alert) + "\n")
+        else:
+            out.print(escape(describe(json.dumps(alert).encode())), highlight=False)
+    if not as_json:
+        out.print(f"{len(alerts)} alert events (nothing was published)")

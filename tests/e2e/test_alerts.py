@@ -63,6 +63,21 @@ def test_one_alert_per_story_with_an_update_for_a_new_source(settings_factory, s
     assert [a["status"] for a in alerts] == ["firing", "updated"]
     assert alerts[1]["alert_id"] == fired["alert_id"] and "d.example" in alerts[1]["sources"]
 
+    # The backtest replays the same log through the same rules: the same alerts, none published.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    replay = subprocess.run([sys.executable, "-m", "service", "rules", "backtest", str(rules), "--json"],
+                            env={**os.environ, **settings.as_env()}, capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    replayed = [json.loads(line) for line in replay.stdout.splitlines()]
+    assert [(a["status"], a["alert_id"], sorted(a["sources"])) for a in replayed] == [
+        (a["status"], a["alert_id"], sorted(a["sources"])) for a in alerts
+    ]
+    assert len(_alerts(settings)) == 2
+
 
 NEVER = """
 rules:
