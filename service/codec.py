@@ -16,7 +16,3 @@ def dumps(obj: Any) -> bytes:
     """Serialise to compact UTF-8 JSON; datetimes become RFC 3339 strings."""
     return orjson.dumps(obj, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
-
-def dumps_pretty(obj: Any) -> bytes:
-    """Like `dumps`, indented for people."""
-    return orjson.dumps(obj, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2)

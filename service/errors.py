@@ -5,10 +5,6 @@ class NewsflowError(Exception):
     """Base of every error newsflow raises on purpose."""
 
 
-class ConfigError(NewsflowError):
-    """Settings or the environment cannot work as given."""
-
-
 class BrokerUnavailable(NewsflowError):
     """No Kafka broker answered at the configured bootstrap servers."""
 
