@@ -13,7 +13,8 @@ DEFAULT_KB = SEEDS / "kb" / "entities.yaml"
 DEFAULT_THEMES = SEEDS / "themes.yaml"
 
 
-def _mtime(path: Path) -> float | None:
+def file_mtime(path: Path) -> float | None:
+    """Modification time of a watched file, None while it is missing."""
     try:
         return path.stat().st_mtime
     except OSError:
@@ -37,7 +38,7 @@ class KnowledgeBase:
 
     def load(self) -> None:
         """Build a tagger from the files; raises `KBError` and keeps the old tagger on failure."""
-        stamp = (_mtime(self.kb_path), _mtime(self.themes_path))
+        stamp = (file_mtime(self.kb_path), file_mtime(self.themes_path))
         entities, stop_phrases = load_kb(self.kb_path)
         tagger = Tagger(entities, load_themes(self.themes_path), stop_phrases)
         self.tagger, self._stamp = tagger, stamp
@@ -46,12 +47,12 @@ class KnowledgeBase:
 
     def reload_if_changed(self) -> bool | None:
         """True when reloaded, False when unchanged, None when the new files were rejected."""
-        if (_mtime(self.kb_path), _mtime(self.themes_path)) == self._stamp:
+        if (file_mtime(self.kb_path), file_mtime(self.themes_path)) == self._stamp:
             return False
         try:
             self.load()
         except KBError as e:
             log.error("knowledge base reload rejected, keeping the previous one: %s", e)
-            self._stamp = (_mtime(self.kb_path), _mtime(self.themes_path))
+            self._stamp = (file_mtime(self.kb_path), file_mtime(self.themes_path))
             return None
         return True

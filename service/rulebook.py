@@ -6,7 +6,7 @@ from pathlib import Path
 
 from service.core.rules import RuleError, RuleSet, kb_resolver, load_rules, parse_rules
 from service.core.tagging import Tagger
-from service.knowledge import SEEDS
+from service.knowledge import SEEDS, file_mtime
 
 log = logging.getLogger(__name__)
 DEFAULT_RULES = SEEDS / "rules.yaml"
@@ -22,7 +22,7 @@ class Rulebook:
     from_topic: bool = False
 
     def load(self, tagger: Tagger) -> None:
-        stamp = _mtime(self.path)
+        stamp = file_mtime(self.path)
         rules = load_rules(self.path, kb_resolver(tagger.entities), [t.id for t in tagger.themes])
         self.rules, self._stamp = RuleSet.compile(rules), stamp
         log.info("alert rules loaded: %d from %s", len(rules), self.path)
@@ -35,19 +35,13 @@ class Rulebook:
 
     def reload_if_changed(self, tagger: Tagger) -> bool | None:
         """True when reloaded, False when unchanged, None when the new file was rejected."""
-        if self.from_topic or _mtime(self.path) == self._stamp:
+        if self.from_topic or file_mtime(self.path) == self._stamp:
             return False
         try:
             self.load(tagger)
         except RuleError as e:
             log.error("alert rules rejected, keeping the running ones: %s", e)
-            self._stamp = _mtime(self.path)
+            self._stamp = file_mtime(self.path)
             return None
         return True
 
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
