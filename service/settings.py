@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "NEWSFLOW_"
@@ -31,6 +31,22 @@ class Settings(BaseSettings):
         30.0, ge=6.0, description="Seconds before a silent worker's partitions move to another."
     )
     commit_interval: float = Field(2.8, gt=0, description="Seconds between offset commits.")
+
+    # --- Kafka security (a locked-down cluster) -------------------------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients talk to the brokers."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user (the worker's principal).")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password; never logged or printed by `newsflow config`."
+    )
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certificates.")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (mutual TLS), optional.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client private key (mutual TLS), optional.")
+    kafka_ssl_check_hostname: bool = Field(True, description="Verify the broker's certificate names its host.")
 
     # --- Worker -----------------------------------------------------------
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds to.")
@@ -64,6 +80,13 @@ class Settings(BaseSettings):
 
     # --- Alerting ------------------------------------------------------------
     rules_path: Path | None = Field(None, description="Alert rules (YAML); default seeds/rules.yaml. Reloaded on change.")
+    alertmanager_url: str | None = Field(
+        None, description="Base URL of an Alertmanager (e.g. http://alertmanager:9093); alerts are also POSTed to its /api/v2/alerts."
+    )
+    alertmanager_resend_seconds: float = Field(
+        60.0, gt=0, description="Active alerts are re-sent this often, as Alertmanager's client contract asks."
+    )
+    alertmanager_timeout: float = Field(5.0, gt=0, description="Seconds before one POST to Alertmanager gives up.")
 
     # --- Local broker (`newsflow kafka ...`) --------------------------------
     kafka_port: int = Field(9092, ge=1, le=65535, description="Local broker's client port.")
