@@ -18,12 +18,19 @@ venv: $(STAMP)
 jars: venv
 	$(BIN)/newsflow kafka fetch
 
-# kcat checks the topic contract with a non-Python client; installed when we may.
+# System tools the tests drive for real: kcat (a non-Python Kafka client), promtool and
+# Prometheus (package prometheus), Alertmanager (package prometheus-alertmanager).
+# Installed with apt when we run as root; otherwise we say what is missing.
+SYSTEM_TOOLS := kcat:kcat promtool:prometheus prometheus-alertmanager:prometheus-alertmanager
 system-deps:
-	@command -v kcat >/dev/null || { \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get install -y -qq kcat >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq kcat)) ; \
-	  else echo "kcat is missing: install the Debian package kcat"; fi; }
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null)); \
+	  else echo "missing Debian packages:$$missing (install them to run every test)"; fi; fi
 
 demo: jars
 	$(BIN)/newsflow demo
