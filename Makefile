@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test test-unit test-integration test-e2e venv jars system-deps clean
+.PHONY: demo test test-unit test-integration test-e2e chaos venv jars system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ test-integration: jars
 
 test-e2e: jars system-deps
 	$(BIN)/python -m pytest tests/e2e
+
+# The long chaos runs: 100k messages with kills and broker restarts, then the same with
+# Faust's exactly-once (recorded, not trusted: see the README); reports under var/chaos/.
+chaos: jars
+	@mkdir -p var/chaos
+	$(BIN)/newsflow bench chaos --count 100000 --kills 5 --broker-restarts 2 --write var/chaos/at_least_once.json
+	$(BIN)/newsflow bench chaos --count 20000 --guarantee exactly_once --write var/chaos/exactly_once.json || true
 
 clean:
 	rm -rf var .pytest_cache

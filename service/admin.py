@@ -5,17 +5,32 @@ import logging
 from contextlib import contextmanager
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    NoError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
 
-from service.errors import BrokerUnavailable
+from service.errors import BrokerUnavailable, KafkaAuthorizationError, NewsflowError
+from service.kafka_security import client_options, principal, refusal
 from service.settings import Settings
 from service.topic_names import TopicNames
 
 
 def _admin(settings: Settings, timeout_ms: int) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_list, request_timeout_ms=timeout_ms, client_id="newsflow-admin"
+        bootstrap_servers=settings.bootstrap_list, request_timeout_ms=timeout_ms, client_id="newsflow-admin",
+        **client_options(settings),
     )
+
+
+async def _unreachable(settings: Settings) -> Exception:
+    """The error for a client that could not start: refused by the brokers, or nobody answered."""
+    return await refusal(settings) or BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}")
 
 
 @contextmanager
@@ -70,26 +85,55 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         try:
             await asyncio.wait_for(admin.start(), timeout)
         except (KafkaConnectionError, OSError, asyncio.TimeoutError) as e:
-            raise BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}") from e
+            raise await _unreachable(settings) from e
         existing = set(await admin.list_topics())
         missing = [n for n in wanted if n not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(n, wanted[n], settings.topic_replication, topic_configs=_configs(settings, n, names))
-                    for n in missing
-                ]
-            )
-        return missing
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(n, wanted[n], settings.topic_replication, topic_configs=_configs(settings, n, names))
+                for n in missing
+            ]
+        )
+        return _created(settings, response.topic_errors)
     finally:
         await admin.close()
+
+
+def _created(settings: Settings, results) -> list[str]:
+    """The topics a CreateTopics answer says were created; raises for the ones that failed.
+
+    "Already exists" is no failure: another worker created it first.
+    """
+    created, refused = [], []
+    for topic, code, *message in results:
+        error = for_code(code)
+        if error is NoError:
+            created.append(topic)
+        elif error in (TopicAuthorizationFailedError, ClusterAuthorizationFailedError):
+            refused.append(topic)
+        elif error is not TopicAlreadyExistsError:
+            raise NewsflowError(f"could not create topic {topic!r}: {error.__name__} {''.join(message)}".rstrip())
+    if refused:
+        # A principal that may not DESCRIBE a topic sees it as missing, so this is also what
+        # a locked-down client sees for topics that do exist.
+        raise KafkaAuthorizationError(
+            f"{principal(settings)} may not create (or see) topics {', '.join(refused)}: "
+            "create them with an admin principal (`newsflow topics create`), or let the cluster's ACLs "
+            "allow this one DESCRIBE on them (and CREATE, to create them)"
+        )
+    return created
 
 
 async def list_topics(settings: Settings) -> dict[str, int]:
     """Topic name → partition count, for every topic on the cluster."""
     admin = _admin(settings, 10_000)
     try:
-        await admin.start()
+        try:
+            await admin.start()
+        except (KafkaConnectionError, OSError) as e:
+            raise await _unreachable(settings) from e
         described = await admin.describe_topics(list(await admin.list_topics()))
         return {t["topic"]: len(t["partitions"]) for t in described}
     finally:

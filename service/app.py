@@ -3,6 +3,7 @@
 import faust
 
 from service import faust_fixes
+from service.kafka_security import faust_credentials
 from service.settings import get_settings
 
 faust_fixes.apply()
@@ -12,6 +13,7 @@ settings = get_settings()
 app = faust.App(
     settings.app_id,
     broker=settings.broker_url,
+    broker_credentials=faust_credentials(settings),
     autodiscover=["service.agents", "service.web"],
     origin="service",
     store="rocksdb://",

@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from service.errors import BrokerUnavailable, NewsflowError
+from service.kafka_security import client_options, refusal
 from service.settings import Settings
 
 
@@ -19,6 +20,7 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=settings.max_message_bytes,
         fetch_max_bytes=max(settings.max_message_bytes, 52428800),
         client_id="newsflow-reader",
+        **client_options(settings),
     )
 
 
@@ -27,7 +29,8 @@ async def _start(consumer: AIOKafkaConsumer, settings: Settings) -> None:
         await consumer.start()
     except (KafkaConnectionError, OSError) as e:
         await consumer.stop()
-        raise BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}") from e
+        unreachable = BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}")
+        raise await refusal(settings) or unreachable from e
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:

@@ -15,3 +15,15 @@ class LocalKafkaError(NewsflowError):
 
 class InputFileError(NewsflowError):
     """A file given to `newsflow push` cannot be read."""
+
+
+class KafkaSecurityConfigError(NewsflowError):
+    """The Kafka security settings contradict each other or name unusable files."""
+
+
+class KafkaAuthenticationError(NewsflowError):
+    """A broker refused the TLS handshake or the SASL credentials."""
+
+
+class KafkaAuthorizationError(NewsflowError):
+    """The cluster's ACLs do not let this principal do something it needs."""

@@ -115,36 +115,43 @@ class LocalKafka:
             )
         return java
 
-    def _write_config(self) -> None:
+    def properties(self) -> dict[str, str]:
+        """The broker's server.properties."""
         s = self.settings
-        self.config_file.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    f"log.dirs={self.log_dir}",
-                    f"num.partitions={s.topic_partitions}",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=8",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    # A single test-friendly node: no waiting for more group members to join.
-                    "group.initial.rebalance.delay.ms=0",
-                    f"message.max.bytes={s.max_message_bytes}",
-                    f"replica.fetch.max.bytes={s.max_message_bytes}",
-                    "auto.create.topics.enable=false",
-                    "",
-                ]
-            )
-        )
+        return {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{s.kafka_controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{s.kafka_port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.log_dir),
+            "num.partitions": str(s.topic_partitions),
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "8",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            # A single test-friendly node: no waiting for more group members to join.
+            "group.initial.rebalance.delay.ms": "0",
+            "message.max.bytes": str(s.max_message_bytes),
+            "replica.fetch.max.bytes": str(s.max_message_bytes),
+            "auto.create.topics.enable": "false",
+        }
+
+    def format_args(self) -> list[str]:
+        """Extra arguments of the storage format command (e.g. `--add-scram` users)."""
+        return []
+
+    def client_settings(self) -> Settings:
+        """Settings with which a client reaches this broker."""
+        return self.settings.model_copy(update={"kafka_bootstrap": self.bootstrap})
+
+    def _write_config(self) -> None:
+        self.config_file.write_text("".join(f"{key}={value}\n" for key, value in self.properties().items()))
 
     def _classpath(self) -> str:
         return str(self.libs / "*")
@@ -155,7 +162,8 @@ class LocalKafka:
         cluster_id = _cluster_id()
         result = subprocess.run(
             [java, "-cp", self._classpath(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-             "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(self.config_file)],
+             "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(self.config_file),
+             *self.format_args()],
             capture_output=True, text=True,
         )
         if result.returncode != 0:
@@ -172,7 +180,7 @@ class LocalKafka:
         return pid if _alive(pid) and _is_kafka(pid) else None
 
     def answers(self, timeout: float = 3.0) -> bool:
-        return asyncio.run(probe(self.settings.model_copy(update={"kafka_bootstrap": self.bootstrap}), timeout))
+        return asyncio.run(probe(self.client_settings(), timeout))
 
     def start(self, timeout: float = 90.0, on_progress=None) -> str:
         """Start the broker unless one already answers; returns "started" or "already running"."""

@@ -5,10 +5,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 
 from service.cli.inputs import Item
-from service.errors import BrokerUnavailable, NewsflowError
+from service.errors import BrokerUnavailable, KafkaAuthorizationError, NewsflowError
+from service.kafka_security import client_options, principal, refusal
 from service.settings import Settings
 
 MAX_IN_FLIGHT = 2000
@@ -32,6 +38,7 @@ def make_producer(settings: Settings, **overrides) -> AIOKafkaProducer:
         max_request_size=settings.max_message_bytes,
         enable_idempotence=True,
         client_id="newsflow-push",
+        **client_options(settings),
     )
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -47,12 +54,24 @@ async def push(
         await producer.start()
     except (KafkaConnectionError, OSError) as e:
         await producer.stop()
-        raise BrokerUnavailable(
+        raise await refusal(settings) or BrokerUnavailable(
             f"no Kafka broker answered at {settings.kafka_bootstrap}: start one with "
             "`newsflow kafka start` or set NEWSFLOW_KAFKA_BOOTSTRAP"
         ) from e
+    except ClusterAuthorizationFailedError as e:
+        # The idempotent producer asks for a producer id first, which needs WRITE on some topic.
+        await producer.stop()
+        raise KafkaAuthorizationError(
+            f"{principal(settings)} may not produce: the cluster's ACLs allow it WRITE on no topic"
+        ) from e
     try:
         await asyncio.wait_for(producer.partitions_for(topic), 15)
+    except TopicAuthorizationFailedError as e:
+        await producer.stop()
+        raise KafkaAuthorizationError(
+            f"{principal(settings)} may not write topic {topic!r}: "
+            "the cluster's ACLs must allow it WRITE on that topic"
+        ) from e
     except (asyncio.TimeoutError, KafkaError) as e:
         await producer.stop()
         raise NewsflowError(

@@ -9,23 +9,34 @@ import time
 from datetime import datetime, timezone
 
 from service import codec, tables, topics
+from service.agents.alertmanager_sink import forward_to_alertmanager
 from service.agents.ingest import DEDUP_CONFIG, RULEBOOK
 from service.app import app
 from service.core.dedup import DedupIndex
-from service.core.alert_stage import decide_alerts, forget_stories
+from service.alert_log import sent_updates
+from service.consumer import end_offsets
+from service.core.alert_stage import decide_alerts, forget_stories, to_send
 from service.core.dedup_stage import decide
 from service.core.rules import AlertState
 from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
 from service.metrics import METRICS
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
+from service.settings import get_settings
 
 log = logging.getLogger(__name__)
 STAGE = "dedup"
 INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
 ALERTS = AlertState(tables.alert_windows, tables.alert_state)
 SWEEP_EVERY = 1000
+# Alert events of a replay are checked against the alerts topic from this long before the
+# first replayed request was written (clock skew between hosts).
+REPLAY_SLACK_MS = 60_000
 _processed = 0
+# After a start or a rebalance: requests below this offset may have been decided by a process
+# that died, and the alert updates already on the alerts topic since then (see _replay_guard).
+_replay_until = -1
+_sent_updates: set[tuple[str, int]] | None = None
 # The derived lookups must be rebuilt from the recovered table before the first decision
 # after a start or a rebalance (another worker may have decided in between).
 _derived_stale = True
@@ -37,6 +48,12 @@ async def _mark_derived_stale(app, **kwargs) -> None:
     _derived_stale = True
 
 
+def index_size() -> int | None:
+    """Articles in this worker's index; None while it is stale (it is rebuilt before the first
+    decision after a start or a rebalance, so a worker that lost the partition stays None)."""
+    return None if _derived_stale else INDEX.articles
+
+
 def _rebuild_derived() -> None:
     global _derived_stale
     started = time.perf_counter()
@@ -45,13 +62,36 @@ def _rebuild_derived() -> None:
     log.info("dedup index rebuilt from %d stored articles in %.2fs", count, time.perf_counter() - started)
 
 
-def _alerts(where: str, record: dict, request: dict) -> list[dict]:
-    """Alert events for this outcome. A failure here costs alerts, never the article's outcome,
-    which the index has already decided."""
-    global _processed
-    now = request["time"]
+async def _replay_guard(event) -> None:
+    """Before the first decision after a start or a rebalance: note how far the log reached (a
+    lost process can only have decided requests below that) and which alert updates are out."""
+    global _replay_until, _sent_updates
+    settings, tp = get_settings(), event.message.tp
     try:
-        events = decide_alerts(ALERTS, RULEBOOK.rules, tables.alert_stories, where, record, request.get("rules", []), now)
+        ends = await end_offsets(settings, [tp.topic])
+        _replay_until = next(end for p, end in ends.items() if p.partition == tp.partition)
+        since_ms = int((event.message.timestamp or 0) * 1000) - REPLAY_SLACK_MS
+        _sent_updates = await sent_updates(settings, topics.alerts.get_topic_name(), since_ms)
+        log.info("replay guard: requests below offset %d are replays; %d alert updates already sent",
+                 _replay_until, len(_sent_updates))
+    except Exception:
+        # Without the guard a replay may repeat or miss an alert update; never the outcomes.
+        log.exception("could not read the alerts topic; replayed alerts are sent as decided")
+        _replay_until, _sent_updates = -1, None
+
+
+def _alerts(where: str, record: dict, request: dict, offset: int) -> list[dict]:
+    """Alert events to send for this outcome. A failure here costs alerts, never the article's
+    outcome, which the index has already decided."""
+    global _processed, _sent_updates
+    now = request["time"]
+    replaying = offset < _replay_until and _sent_updates is not None
+    if not replaying:
+        _sent_updates = None
+    try:
+        events = decide_alerts(ALERTS, RULEBOOK.rules, tables.alert_stories, where, record, request.get("rules", []),
+                               now, replaying)
+        events = to_send(events, _sent_updates if replaying else None)
         _processed += 1
         # Groups that went quiet are only pruned by a sweep.
         if _processed % SWEEP_EVERY == 0:
@@ -79,6 +119,7 @@ async def dedup_articles(stream):
     async for event in stream.events():
         if _derived_stale:
             _rebuild_derived()
+            await _replay_guard(event)
         started = time.perf_counter()
         METRICS.messages_in.labels(STAGE).inc()
         try:
@@ -92,12 +133,15 @@ async def dedup_articles(stream):
             continue
         topic = topics.enriched if where == "enriched" else topics.duplicates
         await topic.send(key=record["id"].encode(), value=codec.dumps(record))
-        for alert in _alerts(where, record, request):
+        for alert in _alerts(where, record, request, event.message.offset):
             await topics.alerts.send(key=alert["alert_id"].encode(), value=codec.dumps(alert))
             METRICS.alerts.labels(alert["rule_id"], alert["severity"], alert["status"]).inc()
-        outcome = "enriched" if where == "enriched" else f"duplicate_{record['kind']}"
+            forward_to_alertmanager(alert)
+        outcome = "enriched" if where == "enriched" else "duplicate"
         METRICS.messages_out.labels(STAGE, outcome).inc()
+        if outcome == "duplicate":
+            METRICS.duplicates.labels(record["kind"]).inc()
         METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)
         raw_ts = record["raw"].get("timestamp_ms")
         if raw_ts:
-            METRICS.end_to_end_seconds.labels(where).observe(max(0.0, time.time() - raw_ts / 1000))
+            METRICS.end_to_end_seconds.labels(outcome).observe(max(0.0, time.time() - raw_ts / 1000))

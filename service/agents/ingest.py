@@ -27,6 +27,7 @@ LIMITS = Limits(
 DEDUP_CONFIG = DedupConfig(retention_seconds=int(settings.dedup_retention_days * 86400))
 KNOWLEDGE = KnowledgeBase.from_settings(settings)
 METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
+METRICS.entity_mentions.track(KNOWLEDGE.tagger.entities)
 RULEBOOK = Rulebook(settings.rules_path or DEFAULT_RULES)
 RULEBOOK.load(KNOWLEDGE.tagger)
 
@@ -50,6 +51,7 @@ def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Send:
             request["rules"] = match_records(RULEBOOK.rules, request["article"])
             for entity in request["article"]["entities"]:
                 METRICS.entities_tagged.labels(entity["type"]).inc()
+                METRICS.entity_mentions.inc(entity["id"], entity["name"], entity["type"])
             return Send("valid", outcome.article.id.encode(), codec.dumps(request))
         dead = outcome.dead
     except Exception as e:
@@ -90,6 +92,7 @@ async def reload_knowledge_base() -> None:
     if result:
         METRICS.kb_reloads.labels("loaded").inc()
         METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
+        METRICS.entity_mentions.track(KNOWLEDGE.tagger.entities)
     elif result is None:
         METRICS.kb_reloads.labels("rejected").inc()
     rules = RULEBOOK.reload_if_changed(KNOWLEDGE.tagger)

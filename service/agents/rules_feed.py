@@ -10,6 +10,7 @@ from service import topics
 from service.agents.ingest import KNOWLEDGE, RULEBOOK
 from service.app import app, settings
 from service.core.rules import RuleError
+from service.kafka_security import client_options
 from service.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,9 @@ log = logging.getLogger(__name__)
 
 @app.task
 async def follow_rules_topic() -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_list, group_id=None, enable_auto_commit=False, **client_options(settings)
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topics.names.alert_rules, 0)

@@ -1,49 +1,36 @@
 """`newsflow bench worker`: drain a pre-loaded backlog through one real worker and time it.
 
-Reports articles/s for the whole pipeline and the mean in-agent time of each stage, whose
-inverse is that stage's capacity (the dedup stage is the one serialised step).
+Reports articles/s for the whole pipeline, the worker's RSS as the backlog is processed,
+and the mean in-agent time of each stage, whose inverse is that stage's capacity (the dedup
+stage is the one serialised step). Progress is read from the end offsets of the outcome
+topics, which costs the broker and this process next to nothing while the worker runs.
 """
 
 import asyncio
-import random
 import re
 import time
 import urllib.request
 import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from service import codec
 from service.admin import ensure_topics
 from service.cli.inputs import Item
-from service.outcomes import collect_outcomes
-from service.producer import push
+from service.consumer import end_offsets, make_consumer
+from service.errors import NewsflowError
+from service.generate import Generated, Generator
+from service.producer import PushResult, push
 from service.settings import Settings
 from service.topic_names import TopicNames
 from service.worker import WorkerProcess
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "articles" / "articles.jsonl"
+POLL_SECONDS = 0.25
 
 
-def generate(count: int, dup_rate: float, seed: int) -> list[bytes]:
-    """Articles of 150-600 words drawn from the seeds' vocabulary; `dup_rate` of them are
-    reprints (truncated, with boilerplate) of an earlier article."""
-    rng = random.Random(seed)
-    words = sorted({w for line in SEEDS.read_text().splitlines() for w in re.findall(r"[A-Za-z]{3,}", codec.loads(line)["body"])})
-    originals: list[str] = []
-    out = []
-    for i in range(count):
-        if originals and rng.random() < dup_rate:
-            body = rng.choice(originals).split()
-            body = " ".join(body[: int(len(body) * rng.uniform(0.5, 1.0))]) + "\n\nSubscribe to our newsletter."
-        else:
-            body = " ".join(rng.choice(words) for _ in range(rng.randint(150, 600)))
-            originals.append(body)
-        out.append(codec.dumps({"id": f"bench-{seed}-{i}", "source": f"outlet{i % 40}.example", "body": body}))
-    return out
-
-
-def _stage_means(metrics_text: str) -> dict[str, float]:
+def stage_means(metrics_text: str) -> dict[str, float]:
+    """Mean seconds per message of each stage, from the worker's /metrics text."""
     sums, counts = {}, {}
     for line in metrics_text.splitlines():
         m = re.match(r'newsflow_stage_processing_seconds_(sum|count)\{stage="(\w+)"\} (\S+)', line)
@@ -52,43 +39,125 @@ def _stage_means(metrics_text: str) -> dict[str, float]:
     return {stage: sums[stage] / counts[stage] for stage in sums if counts.get(stage)}
 
 
-def run(settings: Settings, count: int, dup_rate: float = 0.3, seed: int = 1) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
-    settings = settings.model_copy(
-        update={"topic_prefix": f"bench{tag}.", "app_id": f"bench-{tag}", "data_dir": settings.data_dir / f"bench-{tag}"}
-    )
-    names = TopicNames.from_settings(settings)
-    asyncio.run(ensure_topics(settings))
-    values = generate(count, dup_rate, seed)
-    result = asyncio.run(push(settings, names.raw, [Item(str(i), v) for i, v in enumerate(values)]))
-    worker = WorkerProcess(settings, settings.data_dir / "worker.log")
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (0 when it is gone)."""
     try:
-        worker.wait_ready()
-        started = time.monotonic()
-        log = asyncio.run(collect_outcomes(settings, result.sent_positions, timeout=1800, check=worker.check))
-        elapsed = time.monotonic() - started
-        url = f"http://{settings.web_host}:{settings.web_port}/metrics"
-        means = _stage_means(urllib.request.urlopen(url, timeout=5).read().decode())
-        rss_mb = _rss_mb(worker.proc.pid)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def push_messages(settings: Settings, messages: Iterable[Generated]) -> tuple[PushResult, Counter]:
+    """Send the messages onto the raw topic; returns the push result and the count of each label."""
+    labels: Counter = Counter()
+
+    def items():
+        for n, m in enumerate(messages):
+            labels[m.label] += 1
+            yield Item(f"#{n}", m.value, m.key)
+
+    result = await push(settings, TopicNames.from_settings(settings).raw, items())
+    return result, labels
+
+
+async def outcome_ends(settings: Settings) -> dict[str, int]:
+    """Messages on each outcome topic so far (sum of its partitions' end offsets)."""
+    return await _poll_ends(settings, lambda ends: False, 0)
+
+
+async def _poll_ends(settings: Settings, on_poll: Callable[[dict[str, int]], bool], interval: float) -> dict[str, int]:
+    names = TopicNames.from_settings(settings)
+    tps = list(await end_offsets(settings, names.outcomes()))
+    consumer = make_consumer(settings)
+    await consumer.start()
+    try:
+        # Assigned so that the client keeps their metadata, paused so that it fetches no records.
+        consumer.assign(tps)
+        consumer.pause(*tps)
+        while True:
+            ends = await consumer.end_offsets(tps)
+            totals = {topic: sum(end for tp, end in ends.items() if tp.topic == topic) for topic in names.outcomes()}
+            if not on_poll(totals) and interval:
+                await asyncio.sleep(interval)
+                continue
+            return totals
     finally:
-        worker.stop()
-    per_topic: dict[str, int] = {}
-    for topic, _, _ in log.first().values():
-        per_topic[topic] = per_topic.get(topic, 0) + 1
+        await consumer.stop()
+
+
+def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequence[int] = (),
+          timeout: float = 3600.0, on_progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Wait until the worker has published `expected` more outcomes than when called.
+
+    Articles/s run from the first outcome seen to the last, so the worker's start-up is left
+    out. The worker's RSS is sampled on every poll and reported at each count in `rss_at`.
+    """
+    names = TopicNames.from_settings(settings)
+    base = asyncio.run(outcome_ends(settings))
+    worker.wait_ready()
+    ready = time.monotonic()
+    timeline: list[tuple[float, int, float]] = []  # seconds since ready, outcomes, RSS MB
+    rss_samples: dict[int, float] = {}
+    pending = sorted(rss_at)
+    last_report = [ready]
+
+    def on_poll(totals: dict[str, int]) -> bool:
+        worker.check()
+        done = sum(totals[t] - base[t] for t in names.outcomes())
+        now = time.monotonic()
+        rss = rss_mb(worker.proc.pid)
+        timeline.append((now - ready, done, rss))
+        while pending and done >= pending[0]:
+            rss_samples[pending.pop(0)] = rss
+        if now - last_report[0] > 10:
+            last_report[0] = now
+            on_progress(f"worker: {done:,}/{expected:,} outcomes, RSS {rss:.0f} MB")
+        if now - ready > timeout:
+            raise NewsflowError(f"the worker published {done} of {expected} outcomes in {timeout:.0f}s")
+        return done >= expected
+
+    totals = asyncio.run(_poll_ends(settings, on_poll, POLL_SECONDS))
+    first = next(t for t, done, _ in timeline if done > 0)
+    last = timeline[-1][0]
+    url = f"http://{settings.web_host}:{settings.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        means = stage_means(response.read().decode())
+    processed = timeline[-1][1]
     return {
-        "articles": count,
-        "seconds": round(elapsed, 2),
-        "articles_per_second": round(count / elapsed, 1),
-        "missing": len(log.missing),
-        "outcomes": per_topic,
-        "stage_mean_ms": {k: round(v * 1000, 3) for k, v in means.items()},
-        "stage_capacity_per_second": {k: round(1 / v) for k, v in means.items() if v},
-        "worker_rss_mb": rss_mb,
+        "articles": processed,
+        "seconds": last - first,
+        "startup_seconds": first,
+        "articles_per_second": processed / (last - first) if last > first else 0.0,
+        "outcomes": {topic.rsplit(".", 1)[-1]: totals[topic] - base[topic] for topic in names.outcomes()},
+        "stage_mean_ms": {k: v * 1000 for k, v in means.items()},
+        "stage_capacity_per_second": {k: 1 / v for k, v in means.items() if v},
+        "rss_mb": {str(k): v for k, v in rss_samples.items()},
+        "timeline": timeline,
     }
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+def isolated(settings: Settings, name: str) -> Settings:
+    """`settings` with topics, consumer group and state of their own."""
+    tag = uuid.uuid4().hex[:8]
+    return settings.model_copy(
+        update={"topic_prefix": f"{name}{tag}.", "app_id": f"{name}-{tag}", "data_dir": settings.data_dir / f"{name}-{tag}"}
+    )
+
+
+def run(settings: Settings, count: int, dup_rate: float = 0.3, seed: int = 1) -> dict[str, Any]:
+    """Pre-load `count` generated messages, then drain them through one worker."""
+    settings = isolated(settings, "bench")
+    asyncio.run(ensure_topics(settings))
+    pushed, labels = asyncio.run(push_messages(settings, Generator(count, dup_rate, 0.05, seed).messages()))
+    worker = WorkerProcess(settings, settings.data_dir / "worker.log")
+    try:
+        result = drain(settings, worker, len(pushed.sent))
+        result["worker_rss_mb"] = rss_mb(worker.proc.pid)
+    finally:
+        worker.stop()
+    result["generated"] = dict(labels)
+    del result["timeline"]
+    return result

@@ -17,7 +17,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 kafka_app = typer.Typer(no_args_is_help=True, help="The project's local single-node Kafka broker.")
 topics_app = typer.Typer(no_args_is_help=True, help="The topics of newsflow's contract.")
 app.add_typer(kafka_app, name="kafka")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: commands, never timed tests.")
+bench_app = typer.Typer(help="Benchmarks: commands, never timed tests. Without a subcommand: the whole suite.")
 rules_app = typer.Typer(no_args_is_help=True, help="Alert rules.")
 app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
@@ -96,7 +96,11 @@ def topics_list() -> None:
     from service.admin import list_topics
     from service.consumer import run
 
-    for name, parts in sorted(run(list_topics(get_settings())).items()):
+    try:
+        topics = run(list_topics(get_settings()))
+    except NewsflowError as e:
+        fail(str(e))
+    for name, parts in sorted(topics.items()):
         out.print(f"{name}  ({parts} partitions)")
 
 
@@ -141,6 +145,46 @@ def push(
         err.print(f"[yellow]rejected[/] {origin}: {reason}", highlight=False)
     out.print(f"sent {len(result.sent)} to {target}, rejected {len(result.rejected)}")
     raise typer.Exit(0 if result.sent or not result.rejected else 1)
+
+
+@app.command()
+def generate(
+    count: Annotated[int, typer.Option(min=1, help="Messages to generate.")] = 1000,
+    dup_rate: Annotated[float, typer.Option(help="Share that reprints an earlier article.")] = 0.3,
+    invalid_rate: Annotated[float, typer.Option(help="Share that is invalid (dead letters).")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Same seed, same messages.")] = 1,
+    output: Annotated[str, typer.Option("--out", "-o", help="JSONL file, or - for stdout.")] = "-",
+    to_raw: Annotated[bool, typer.Option("--push", help="Send onto articles.raw instead of writing JSONL.")] = False,
+) -> None:
+    """Realistic synthetic articles (reprints with syndication edits, KB entities, invalid ones)."""
+    from service.cli.inputs import Item
+    from service.consumer import run
+    from service.generate import Generator, write_jsonl
+    from service.producer import push as do_push
+
+    try:
+        messages = Generator(count, dup_rate, invalid_rate, seed).messages()
+    except ValueError as e:
+        fail(str(e))
+    if not to_raw:
+        if output == "-":
+            written = write_jsonl(messages, sys.stdout.buffer)
+        else:
+            with open(output, "wb") as f:
+                written = write_jsonl(messages, f)
+        err.print(f"wrote {written} messages to {'stdout' if output == '-' else output}")
+        return
+    settings = get_settings()
+    target = TopicNames.from_settings(settings).raw
+    items = (Item(f"#{n}", m.value, m.key) for n, m in enumerate(messages))
+    with Progress(TextColumn("pushing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("push", total=count)
+        try:
+            result = run(do_push(settings, target, items, on_item=lambda i, e: progress.advance(task)))
+        except NewsflowError as e:
+            fail(str(e))
+    out.print(f"sent {len(result.sent)} to {target}, failed {len(result.rejected)}")
+    raise typer.Exit(0 if not result.rejected else 1)
 
 
 @app.command()
@@ -208,6 +252,37 @@ def config() -> None:
         out.print(f"NEWSFLOW_{name.upper():<32} {value}", highlight=False)
 
 
+@bench_app.callback(invoke_without_command=True)
+def bench_suite(
+    ctx: typer.Context,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller and scaled down: under 3 minutes.")] = False,
+    out_dir: Annotated[str | None, typer.Option("--out", help="Results folder; default var/bench/<time>/.")] = None,
+    docs: Annotated[bool | None, typer.Option("--docs/--no-docs", help="Write docs/benchmarks.md and .png (default: on unless --quick).")] = None,
+    count: Annotated[int | None, typer.Option(min=100, help="Messages pre-loaded for the worker and the passthrough.")] = None,
+) -> None:
+    """Without a subcommand: the whole suite (core loop, stock libraries, worker drain and memory,
+    passthrough, latency) in one run; prints a table and writes JSON and a chart."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import datetime
+    from pathlib import Path
+
+    from service.bench import report, suite
+
+    folder = Path(out_dir) if out_dir else Path("var") / "bench" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    command = "newsflow " + " ".join(sys.argv[1:])
+    try:
+        result = suite.run(get_settings(), quick, folder, command, count, on_progress=lambda m: err.print(f"[dim]{m}…[/]"))
+    except NewsflowError as e:
+        fail(str(e))
+    report.write_chart(result, folder / "benchmarks.png")
+    for table in report.tables(result):
+        out.print(table)
+    out.print(f"results: {folder / 'results.json'}, chart: {folder / 'benchmarks.png'} ({result['seconds']:.0f} s)")
+    if docs if docs is not None else not quick:
+        out.print(f"wrote {report.write_docs(result, folder / 'benchmarks.png', Path('docs'))}")
+
+
 @bench_app.command("dedup")
 def bench_dedup(
     quick: Annotated[bool, typer.Option("--quick", help="Smaller evaluation and benchmark.")] = False,
@@ -237,6 +312,42 @@ def bench_worker(
     except NewsflowError as e:
         fail(str(e))
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+@bench_app.command("chaos")
+def bench_chaos(
+    count: Annotated[int, typer.Option(help="Generated messages (30% reprints, 5% invalid).")] = 20000,
+    kills: Annotated[int, typer.Option(help="Worker SIGKILLs at random points.")] = 3,
+    broker_restarts: Annotated[int, typer.Option(help="Broker restarts at random points.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Workers in the consumer group.")] = 1,
+    guarantee: Annotated[str, typer.Option(help="at_least_once or exactly_once.")] = "at_least_once",
+    seed: Annotated[int, typer.Option()] = 7,
+    write: Annotated[str | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
+) -> None:
+    """Push generated articles while workers are killed and the broker restarts; count what was lost.
+
+    Runs a broker of its own on free ports (it restarts it), under a temporary directory."""
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from service.bench.chaos import free_port, run_chaos
+
+    if guarantee not in ("at_least_once", "exactly_once"):
+        fail("--guarantee must be at_least_once or exactly_once")
+    tag = uuid.uuid4().hex[:8]
+    settings = get_settings().model_copy(update={
+        "kafka_port": free_port(), "kafka_controller_port": free_port(), "web_port": free_port(),
+        "topic_prefix": f"chaos{tag}.", "app_id": f"chaos-{tag}", "session_timeout": 8.0,
+    })
+    with tempfile.TemporaryDirectory(prefix="newsflow-chaos-") as work:
+        report = run_chaos(settings, count=count, kills=kills, broker_restarts=broker_restarts, workers=workers,
+                           guarantee=guarantee, seed=seed, work_dir=Path(work),
+                           on_progress=lambda m: err.print(f"[dim]{m}[/]"))
+    out.print(report.summary(), highlight=False)
+    if write:
+        Path(write).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @bench_app.command("rebuild")
@@ -286,10 +397,44 @@ def rules_validate(path: Annotated[str, typer.Argument(help="A rules YAML file."
     out.print(f"{target}: {len(rules)} rules are valid", highlight=False)
 
 
+def _running_rules():
+    """(where they come from, rules) of what workers run: the rules topic wins over the file."""
+    from datetime import datetime, timezone
+
+    from service.consumer import run
+    from service.knowledge import KnowledgeBase
+    from service.rulebook import published_rules
+
+    settings = get_settings()
+    topic = TopicNames.from_settings(settings).alert_rules
+    try:
+        published = run(published_rules(settings, KnowledgeBase.from_settings(settings).tagger))
+    except NewsflowError as e:
+        fail(f"cannot read {topic} to tell which rules workers run: {e} (`newsflow rules list FILE` lists a file)")
+    if published is None:
+        target, rules = _load_rules(None)
+        return f"file {target} (nothing valid published on {topic})", rules
+    when = "at an unknown time"
+    if published.timestamp_ms is not None:
+        when = datetime.fromtimestamp(published.timestamp_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+    origin = f"topic {topic}, offset {published.offset}, published {when}"
+    if published.rejected_after:
+        origin += f"; {published.rejected_after} later publication(s) were rejected and are not running"
+    return origin, published.rules
+
+
 @rules_app.command("list")
-def rules_list(path: Annotated[str | None, typer.Argument(help="Default: the worker's rules file.")] = None) -> None:
-    """The rules a worker would run: id, severity, threshold, grouping, cooldown."""
-    _, rules = _load_rules(path)
+def rules_list(
+    path: Annotated[str | None, typer.Argument(help="List this file instead of what workers run.")] = None,
+) -> None:
+    """The rules workers run (id, severity, threshold, grouping, cooldown) and where they come from:
+    the last valid file published on the rules topic, else the rules file."""
+    if path is None:
+        origin, rules = _running_rules()
+    else:
+        target, rules = _load_rules(path)
+        origin = f"file {target}"
+    out.print(f"{len(rules)} rules from {origin}", highlight=False, markup=False)
     for rule in rules:
         threshold = (
             f"{rule.threshold.count}{' distinct ' + rule.threshold.distinct if rule.threshold.distinct else ''}"

@@ -29,22 +29,41 @@ def decide_alerts(
     record: dict[str, Any],
     records: list[dict[str, Any]],
     now: float,
+    replaying: bool = False,
 ) -> list[dict[str, Any]]:
     """Alert events for one dedup outcome.
 
     An original ("enriched") is its own story: its matches are remembered in `stories` so that
     later copies from other sources count as evidence for the same story ("duplicates").
+    `replaying`: the outcome is being re-decided after a restart; events the state says this
+    article caused come back too (filter them with `to_send`).
     """
     if outcome == "enriched":
         if not records:
             return []
         stories[record["id"]] = {"source": record.get("source"), "matches": records, "t": now}
-        events = (state.decide(m, record, now, record["id"]) for m in _matches(rules, records))
+        events = (state.decide(m, record, now, record["id"], replaying) for m in _matches(rules, records))
         return [e for e in events if e is not None]
     story = stories.get(record["duplicate_of"])
     if story is None:
         return []
-    return state.on_duplicate(record, _matches(rules, story["matches"]), now, record["duplicate_of"], story["source"])
+    return state.on_duplicate(record, _matches(rules, story["matches"]), now, record["duplicate_of"], story["source"],
+                              replaying)
+
+
+def to_send(events: list[dict[str, Any]], sent: set[tuple[str, int]] | None) -> list[dict[str, Any]]:
+    """The events to publish. `sent` is None in normal running: all go. While replaying it holds
+    the (alert_id, seq) updates already on the alerts topic: those are not sent again, and each
+    one sent joins it."""
+    if sent is None:
+        return events
+    out = []
+    for event in events:
+        update = (event["alert_id"], event["seq"])
+        if update not in sent:
+            sent.add(update)
+            out.append(event)
+    return out
 
 
 def forget_stories(stories: MutableMapping[str, Any], before: float) -> int:

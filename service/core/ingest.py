@@ -4,6 +4,7 @@
 """
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from service.core.normalize import (
     title_from_body,
 )
 from service.schemas import SCHEMA_VERSION
-from service.schemas.article import EnrichedArticle, RawArticle, SourceRef
+from service.schemas.article import MAX_ID_CHARS, EnrichedArticle, RawArticle, SourceRef
 from service.schemas.dead_letter import DeadLetter, ErrorDetail, FieldError, OriginalMessage
 
 
@@ -33,6 +34,8 @@ class Limits:
 
 # Dead letters for internal errors carry their input in full up to the default limit.
 LIMITS_FOR_BUGS = Limits()
+# An id becomes a message key and shows up in logs, where a NUL or a newline does harm.
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Rejected(Exception):
@@ -62,6 +65,16 @@ def json_depth(value: Any, limit: int) -> int:
             nxt.extend(c for c in children if isinstance(c, (dict, list)))
         level = nxt
     return depth
+
+
+def _usable_id(value: Any) -> str | None:
+    """The producer's id for a dead letter, when it would pass as an article's id."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not 0 < len(value) <= MAX_ID_CHARS or _CONTROL_CHARS.search(value):
+        return None
+    return value
 
 
 def _field_errors(err: ValidationError) -> list[FieldError]:
@@ -103,7 +116,7 @@ def parse_raw(value: bytes | None, limits: Limits) -> RawArticle:
         raise _reject("not_json", f"the message is not valid JSON: {e}") from e
     if not isinstance(data, dict):
         raise _reject("not_an_object", f"the message must be a JSON object, got a JSON {type(data).__name__}")
-    producer_id = data.get("id") if isinstance(data.get("id"), str) else None
+    producer_id = _usable_id(data.get("id"))
     if json_depth(data, limits.max_json_depth) > limits.max_json_depth:
         raise _reject(
             "too_deeply_nested",
@@ -111,11 +124,15 @@ def parse_raw(value: bytes | None, limits: Limits) -> RawArticle:
             article_id=producer_id,
         )
     try:
-        return RawArticle.model_validate(data)
+        raw = RawArticle.model_validate(data)
     except ValidationError as e:
         fields = _field_errors(e)
         code, message = _classify(fields)
         raise _reject(code, message, fields, article_id=producer_id) from e
+    if raw.id is not None and _CONTROL_CHARS.search(raw.id):
+        field = FieldError(field="id", message="control characters (NUL, newline, ...) are not allowed", type="control_characters")
+        raise _reject("invalid_fields", f"`id`: {field.message}", [field])
+    return raw
 
 
 def normalize_article(raw: RawArticle, source: SourceRef, received_at: datetime, limits: Limits) -> EnrichedArticle:

@@ -3,7 +3,7 @@
 import re
 import unicodedata
 from html import unescape
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # Tags whose presence makes a body HTML rather than text that mentions `<`.
 _HTML_HINT = re.compile(
@@ -18,13 +18,41 @@ _BLOCK_TAGS = frozenset(
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg"})
 
 # Invisible characters that only get in the way of matching; bidi marks are kept out too
-# because they let two identical-looking texts differ.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff\u00ad"),
-    None,
+# because they let two identical-looking texts differ. The zero-width joiner stays: emoji
+# sequences need it.
+_INVISIBLE = (
+    "\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff\u00ad"
+    "\u061c\u180e\u2061\u2062\u2063\u2064\u206a\u206b\u206c\u206d\u206e\u206f"
 )
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10)) | {127: None}
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
+# Line breaks in any of their spellings become "\n" before anything else looks at lines.
+_LINE_BREAK = re.compile("\r\n?|[\x0b\x0c\x85\u2028]")
+_CONTROL = "".join(chr(c) for c in [*range(32), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r\x0b\x0c\x85")
+# A regex, not str.translate: translate looks every character of non-ASCII text up in a dict.
+_DROP = re.compile(f"[{re.escape(_CONTROL + _INVISIBLE)}]+")
+# Characters that attach to the one before them: combining class above 0, or a decomposition
+# that starts with such a mark (all lie below U+20000). Unicode's stream-safe format allows
+# 30 in a row; longer runs are never text ("Zalgo"), and NFKC sorts a run's marks by insertion,
+# quadratic in its length: a 2 MB run of two alternating marks would take minutes.
+_MARKS = "".join(
+    c for c in map(chr, range(0x20000))
+    if unicodedata.combining(c) or (unicodedata.decomposition(c) and unicodedata.combining(unicodedata.normalize("NFKD", c)[0]))
+)
+MAX_MARKS = 30
+# Two patterns, because a class with characters past U+FFFF is tested range by range (~25x
+# slower); the full one only runs on text that has characters in the astral marks' span.
+_BMP_MARKS = re.escape("".join(c for c in _MARKS if c <= "\uffff"))
+_BMP_MARK_RUN = re.compile(f"([{_BMP_MARKS}]{{{MAX_MARKS}}})[{_BMP_MARKS}]+")
+_MARK_RUN = re.compile(f"([{re.escape(_MARKS)}]{{{MAX_MARKS}}})[{re.escape(_MARKS)}]+")
+_ASTRAL_MARK_SPAN = re.compile(f"[{min(c for c in _MARKS if c > chr(0xFFFF))}-{_MARKS[-1]}]")
+
+
+def _cap_marks(text: str) -> str:
+    text = _BMP_MARK_RUN.sub(r"\1", text)
+    return _MARK_RUN.sub(r"\1", text) if _ASTRAL_MARK_SPAN.search(text) else text
+
+
+# After NFKC, which makes every other space character U+0020 (but the ogham space mark).
+_SPACES = re.compile(r"[ \t]{2,}|\t")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 TRACKING_PARAMS = frozenset(
@@ -45,6 +73,24 @@ def looks_like_html(text: str) -> bool:
 # anchored on `<` and cannot cross another `<`, so a scan is linear even on hostile input
 # (the standard library's HTMLParser is quadratic on unclosed tags in this Python).
 _TOKEN = re.compile(r"<!--|<(/?)([a-zA-Z][a-zA-Z0-9:-]*)(?:[\s/][^<>]*)?>|<[!?][^<>]*>")
+
+
+# A decimal character reference of 8+ digits: html.unescape would call int() on all of them,
+# which raises past 4,300 digits (and costs quadratic time below that).
+_LONG_DECIMAL_REF = re.compile(r"&#([0-9]{8,});?")
+_MAX_CODE_POINT_DIGITS = 7
+
+
+def _long_decimal_ref(match: re.Match) -> str:
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > _MAX_CODE_POINT_DIGITS:
+        return "\ufffd"  # what html.unescape gives any reference past U+10FFFF
+    return unescape(f"&#{digits};")
+
+
+def _unescape_html(text: str) -> str:
+    """`html.unescape`, linear in the text whatever the length of its character references."""
+    return unescape(_LONG_DECIMAL_REF.sub(_long_decimal_ref, text))
 
 
 def html_to_text(html: str) -> str:
@@ -73,14 +119,18 @@ def html_to_text(html: str) -> str:
             parts.append("\n")
         elif tag in _BLOCK_TAGS:
             parts.append("\n\n")
-    return unescape("".join(parts))
+    return _unescape_html("".join(parts))
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, no control or invisible characters, single spaces, paragraphs split by one blank line."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    text = text.translate(_CONTROL).translate(_INVISIBLE)
+    """NFKC, no control or invisible characters, at most 30 combining marks in a row, single
+    spaces, paragraphs split by one blank line."""
+    # NFKC after dropping: a dropped character between a letter and a combining mark would
+    # otherwise leave a pair that NFKC composes, and the output would not be NFKC (nor idempotent).
+    text = _DROP.sub("", _LINE_BREAK.sub("\n", text).replace("\u2029", "\n\n"))
+    text = unicodedata.normalize("NFKC", _cap_marks(text))
+    # NFKC splits a few marks in two (Tibetan vowel signs): cap again so that the output is stable.
+    text = _cap_marks(text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
@@ -127,10 +177,25 @@ def canonical_url(url: str) -> str:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise InvalidURL("must be an absolute http:// or https:// URL")
     host = parts.hostname.lower().rstrip(".")
+    if not host or any(c.isspace() or not c.isprintable() for c in host):
+        raise InvalidURL("the host name is empty or contains spaces or control characters")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address keeps the brackets that set it apart from the port
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    # surrogateescape keeps percent-escapes that are not UTF-8 (`%FF`) as they were: decoding
+    # them to U+FFFD would give different URLs the same canonical form, hence the same id.
     query = [
         (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")
         if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
     ]
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(sorted(query)), ""))
+    query_text = urlencode(sorted(query), encoding="utf-8", errors="surrogateescape")
+    return urlunsplit((scheme, netloc, _encode_unprintable(parts.path) or "/", query_text, ""))
+
+
+def _encode_unprintable(path: str) -> str:
+    # Spaces and invisible characters have no place in a URL, and a second pass would strip
+    # them off the end: percent-encoded, the canonical URL is its own canonical URL.
+    if path.isprintable() and " " not in path:
+        return path
+    return "".join(quote(c, safe="") if c.isspace() or not c.isprintable() else c for c in path)

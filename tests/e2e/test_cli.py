@@ -77,7 +77,7 @@ def test_demo_runs_to_its_summary_and_exits_zero(settings_factory):
 def test_schemas_prints_every_topic_contract(settings_factory):
     result = newsflow(Settings(), "schemas")
     schemas = json.loads(result.stdout)
-    assert set(schemas) == {"articles.raw", "articles.enriched", "articles.duplicates", "articles.invalid"}
+    assert set(schemas) == {"articles.raw", "articles.enriched", "articles.duplicates", "articles.invalid", "alerts"}
     assert "body" in schemas["articles.raw"]["required"]
 
 
@@ -112,3 +112,47 @@ def test_rules_validate_accepts_the_shipped_rules_and_names_the_line_of_a_bad_on
     bad.write_text("rules:\n  - id: x\n    name: X\n    severity: loud\n    when:\n      all:\n        - keyword: [a]\n")
     result = newsflow(Settings(), "rules", "validate", str(bad))
     assert result.returncode == 1 and "severity" in result.stderr and "line 4" in result.stderr
+
+
+ONE_RULE = """
+rules:
+  - id: published-only
+    name: A rule that only the rules topic has
+    severity: info
+    when:
+      all:
+        - keyword: [zzzqqq]
+"""
+
+
+def test_rules_list_shows_the_rules_workers_run_and_where_they_come_from(settings_factory, tmp_path):
+    import asyncio
+
+    from service.cli.inputs import Item
+    from service.producer import push
+    from service.topic_names import TopicNames
+
+    settings = settings_factory()
+    # No topics yet: nothing was ever published, so workers run the rules file.
+    before = newsflow(settings, "rules", "list")
+    assert before.returncode == 0, before.stderr
+    origin = before.stdout.splitlines()[0]
+    assert " rules from file " in origin and "nothing valid published" in origin
+    assert "strike-on-designated-group" in before.stdout
+
+    published = tmp_path / "published.yaml"
+    published.write_text(ONE_RULE)
+    assert newsflow(settings, "rules", "publish", str(published)).returncode == 0
+    # A file that does not parse, pushed behind the CLI's back: workers reject it and keep the last good one.
+    topic = TopicNames.from_settings(settings).alert_rules
+    asyncio.run(push(settings, topic, [Item("bad", b"rules: [unclosed", b"rules")]))
+
+    after = newsflow(settings, "rules", "list")
+    assert after.returncode == 0, after.stderr
+    origin, *rows = after.stdout.splitlines()
+    assert origin.startswith(f"1 rules from topic {topic}, offset 0, published 20")
+    assert "1 later publication(s) were rejected" in origin
+    assert [row.split()[0] for row in rows] == ["published-only"]
+
+    chosen = newsflow(settings, "rules", "list", "seeds/rules.yaml")
+    assert chosen.returncode == 0 and " rules from file seeds/rules.yaml" in chosen.stdout.splitlines()[0]

@@ -63,6 +63,9 @@ class DedupIndex:
         self.exact = exact
         self.times = times
         self.config = config
+        # Counted as articles come and go, because len() of a RocksDB table walks every key.
+        # None until rebuild_derived() has counted what `docs` already held.
+        self.articles: int | None = None
 
     def check_and_insert(self, fp: Fingerprint, now: float) -> Decision:
         """Decide whether `fp` duplicates a stored article, then store it.
@@ -110,6 +113,7 @@ class DedupIndex:
             mapping.clear()
         floor = min((int(r["t"] // self.config.time_bucket_seconds) for r in self.docs.values()), default=None)
         if floor is None:
+            self.articles = 0
             return 0
         self.times[_FLOOR] = floor
         pending: dict[str, list[str]] = {}
@@ -129,6 +133,7 @@ class DedupIndex:
                 self._merge_buckets(pending)
                 pending = {}
         self._merge_buckets(pending)
+        self.articles = count
         return count
 
     def _merge_buckets(self, pending: dict[str, list[str]]) -> None:
@@ -187,6 +192,8 @@ class DedupIndex:
                 # Newest originals win: a band key shared by hundreds of articles is boilerplate.
                 self.buckets[key] = [*self.buckets.get(key, ())[-keep:], fp.article_id] if keep else [fp.article_id]
         self._file_in_time_bucket(fp.article_id, now)
+        if self.articles is not None:
+            self.articles += 1
 
     def _file_in_time_bucket(self, article_id: str, when: float) -> None:
         number = int(when // self.config.time_bucket_seconds)
@@ -204,6 +211,8 @@ class DedupIndex:
         record = self.docs.pop(article_id, None)
         if record is None:
             return 0
+        if self.articles is not None:
+            self.articles -= 1
         if "g" in record:
             sig = decode_uint32(record["g"])
             for key in band_keys(sig, self.config.bands, self.config.rows):

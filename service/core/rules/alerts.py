@@ -6,12 +6,20 @@ never mutated in place, because a Faust table only persists what is assigned to 
 
 - `windows[key] = {"span": seconds, "events": [[ts, source, article_id, [entity ids]], ...]}`:
   evidence inside the rule's threshold window, oldest first; only threshold rules keep one.
-- `alerts[key] = {"alert_id", "first_seen", "last_seen", "until", "article_ids", "sources",
-  "entities", "count", "below"}`: the open alert of the group until its cooldown ends.
+- `alerts[key] = {"alert_id", "seq", "first_seen", "last_seen", "until", "article_ids", "sources",
+  "entities", "count", "below", "emitted"}`: the open alert of the group until its cooldown ends;
+  `seq` numbers its updates (0 = fired) and `emitted` keeps the last few events by the article
+  that caused them.
 
 Time is epoch seconds passed in. An alert fires once per (rule, group) and cooldown; within it,
 the same `alert_id` comes back as `updated` only when something new arrives (a source or an
 entity it had not seen, or the count reaching the threshold again after falling below).
+
+Replays: after a crash the worker re-processes articles its state may already hold. An article
+the alert already counts changes nothing; with `replaying=True` the event it caused comes back
+again, so the caller can send it if the lost process never did (`service/core/alert_stage.py`
+`to_send`). Decisions are deterministic (ids from article time), so a replay the state had not
+kept yields the very same (alert_id, seq).
 """
 
 import hashlib
@@ -24,6 +32,9 @@ from .model import Rule
 
 # Ids and sources carried on one alert: enough to read the story, bounded for the table.
 MAX_LISTED = 50
+# Events kept per alert for replays. A replay covers the seconds since the last offset commit,
+# so a few suffice; each one is rewritten to the changelog with every update of the alert.
+MAX_EMITTED = 4
 
 
 @dataclass(frozen=True)
@@ -53,17 +64,18 @@ class AlertState:
         self.windows = windows
         self.alerts = alerts
 
-    def decide(self, match: Match, article: dict[str, Any], now: float, story_id: str) -> dict[str, Any] | None:
+    def decide(self, match: Match, article: dict[str, Any], now: float, story_id: str,
+               replaying: bool = False) -> dict[str, Any] | None:
         """The alert event this match causes, or None.
 
         `story_id` is the id of the original article of the match's story (an original is its
-        own story); `now` is epoch seconds.
+        own story); `now` is epoch seconds; `replaying` see the module's docstring.
         """
         evidence = _Evidence(str(article.get("id")), article.get("source"), match.entities, match.evidence)
-        return self._observe(match.rule, group_of(match.rule, story_id), evidence, now)
+        return self._observe(match.rule, group_of(match.rule, story_id), evidence, now, replaying)
 
     def on_duplicate(self, duplicate: dict[str, Any], matches: Iterable[Match], now: float, story_id: str,
-                     original_source: str | None = None) -> list[dict[str, Any]]:
+                     original_source: str | None = None, replaying: bool = False) -> list[dict[str, Any]]:
         """Alert events caused by a duplicate (a record from `articles.duplicates`).
 
         `matches` are the matches of the story's original article and `original_source` its
@@ -76,7 +88,7 @@ class AlertState:
         evidence = _Evidence(str(duplicate.get("id")), source, (), ())
         events = []
         for match in matches:
-            event = self._observe(match.rule, group_of(match.rule, story_id), evidence, now)
+            event = self._observe(match.rule, group_of(match.rule, story_id), evidence, now, replaying)
             if event is not None:
                 events.append(event)
         return events
@@ -100,7 +112,7 @@ class AlertState:
                 removed += 1
         return removed
 
-    def _observe(self, rule: Rule, group: str, ev: _Evidence, now: float) -> dict[str, Any] | None:
+    def _observe(self, rule: Rule, group: str, ev: _Evidence, now: float, replaying: bool) -> dict[str, Any] | None:
         key = f"{rule.id}/{group}"
         window_events: list = []
         qualifies = True
@@ -128,6 +140,10 @@ class AlertState:
 
         known_ids = set(alert["article_ids"])
         is_new_article = ev.article_id not in known_ids
+        if not is_new_article:
+            # Already counted: the same article id once more, or a replay after a crash, when
+            # the event it caused may never have left the lost process.
+            return alert.get("emitted", {}).get(ev.article_id) if replaying else None
         new_source = bool(ev.source) and ev.source not in alert["sources"]
         new_entities = [e for e in ev.entities if e not in alert["entities"]]
         recrossed = alert["below"] and qualifies
@@ -141,10 +157,14 @@ class AlertState:
             "entities": (alert["entities"] + new_entities)[-MAX_LISTED:],
             "below": not qualifies,
         }
+        if new_source or new_entities or recrossed:
+            updated["seq"] = alert.get("seq", 0) + 1
+            event = _event(rule, group, updated, "updated", ev)
+            updated["emitted"] = _remember(alert.get("emitted", {}), ev.article_id, event)
+            self.alerts[key] = updated
+            return event
         if updated != alert:
             self.alerts[key] = updated
-        if new_source or new_entities or recrossed:
-            return _event(rule, group, updated, "updated", ev)
         return None
 
     def _fire(self, rule: Rule, group: str, key: str, ev: _Evidence, now: float, window_events: list) -> dict:
@@ -160,14 +180,24 @@ class AlertState:
             "entities": list(dict.fromkeys([x for e in window_events for x in e[3]] + list(ev.entities)))[:MAX_LISTED],
             "count": len(ids),
             "below": False,
+            "seq": 0,
         }
+        event = _event(rule, group, record, "firing", ev)
+        record["emitted"] = _remember({}, ev.article_id, event)
         self.alerts[key] = record
-        return _event(rule, group, record, "firing", ev)
+        return event
+
+
+def _remember(emitted: dict[str, Any], article_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in emitted.items() if k != article_id}
+    kept[article_id] = event
+    return dict(list(kept.items())[-MAX_EMITTED:])
 
 
 def _event(rule: Rule, group: str, record: dict[str, Any], status: str, ev: _Evidence) -> dict[str, Any]:
     return {
         "alert_id": record["alert_id"],
+        "seq": record["seq"],
         "rule_id": rule.id,
         "rule_name": rule.name,
         "severity": rule.severity,

@@ -15,6 +15,14 @@ from service.errors import NewsflowError
 
 EntityType = Literal["PERSON", "ORGANIZATION", "CRIMINAL_GROUP", "LOCATION"]
 MAX_ALIAS_CHARS = 200
+# YAML aliases let a few anchored lines repeat at every level and expand to billions of
+# values; the tagger's cost follows the expanded count. A file may expand to one node per
+# character of its text plus this many.
+YAML_SLACK_NODES = 100_000
+# What PyYAML's safe constructors raise, besides YAMLError, on explicitly tagged nonsense:
+# `!!int abc` (ValueError), `!!int ""` (IndexError), `!!bool maybe` (KeyError), `!!timestamp x` (AttributeError);
+# also a decimal of more than 4,300 digits (ValueError).
+_YAML_VALUE_ERRORS = (ValueError, KeyError, IndexError, AttributeError, TypeError)
 
 
 class KBError(NewsflowError):
@@ -35,8 +43,10 @@ class Designation(BaseModel):
 
 
 def _alias_list(value: Any) -> Any:
+    # A number written as an alias is its text; a huge one stays a number and fails as one
+    # (str() of an integer past 4,300 digits raises).
     if isinstance(value, list):
-        return [str(v) if isinstance(v, (int, float)) else v for v in value]
+        return [str(v) if isinstance(v, (int, float)) and abs(v) < 10**18 else v for v in value]
     return value
 
 
@@ -79,19 +89,78 @@ class Theme(BaseModel):
     phrases: dict[str, tuple[str, ...]] = Field(description="language code -> phrases")
 
 
+def _expanded_nodes(root: yaml.Node) -> int | None:
+    """Nodes of a composed YAML document with every alias expanded (shared subtrees counted
+    each time they are used); None when an alias refers to a node that encloses it."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = [] if isinstance(node, yaml.ScalarNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        )
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            return None
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                return None
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, refusing documents whose aliases expand them far beyond their text."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_nodes(node)
+        if size is None:
+            raise KBError("YAML aliases refer to themselves")
+        if size > len(text) + YAML_SLACK_NODES:
+            raise KBError(f"YAML aliases expand the file to {min(size, 10**12):,}+ values, far more than it spells out")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise KBError(f"{path}: cannot be read: {e}") from e
+    kind = path.suffix.lstrip(".").upper() if path.suffix in (".json", ".jsonl") else "YAML"
+    line = 0
     try:
         if path.suffix == ".jsonl":
-            return [codec.loads(line) for line in text.splitlines() if line.strip()]
+            items = []
+            # Only "\n" ends a line: JSON strings may hold U+2028 and other breaks that
+            # str.splitlines would cut them at.
+            for line, text_line in enumerate(text.split("\n"), 1):
+                if text_line.strip():
+                    items.append(codec.loads(text_line))
+            return items
         if path.suffix == ".json":
             return codec.loads(text)
-        return yaml.safe_load(text)
-    except (codec.JSONDecodeError, yaml.YAMLError, RecursionError) as e:
-        raise KBError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {e}") from e
+        return _load_yaml(text)
+    except KBError as e:
+        raise KBError(f"{path}: {e}") from e
+    except RecursionError as e:
+        raise KBError(f"{path}: not valid {kind}: collections are nested too deeply") from e
+    except (codec.JSONDecodeError, yaml.YAMLError, *_YAML_VALUE_ERRORS) as e:
+        where = f" (line {line})" if line else ""
+        raise KBError(f"{path}: not valid {kind}{where}: {e}"[:500]) from e
 
 
 def _items(data: Any, key: str, where: str) -> list[Any]:
@@ -111,9 +180,11 @@ def _validate(model: type[BaseModel], items: list[Any], where: str) -> list[Any]
             first = e.errors(include_url=False)[0]
             field = ".".join(map(str, first["loc"])) or "(item)"
             ident = item.get("id") if isinstance(item, dict) else None
-            raise KBError(f"{where}: item {n} ({ident or 'no id'}): `{field}`: {first['msg']}") from e
+            # Only a text id is shown (and only its start): str() of a huge number raises.
+            ident = ident[:80] if isinstance(ident, str) and ident else "no id"
+            raise KBError(f"{where}: item {n} ({ident}): `{field}`: {first['msg']}"[:1000]) from e
         if obj.id in ids:
-            raise KBError(f"{where}: item {n}: duplicate id {obj.id!r}")
+            raise KBError(f"{where}: item {n}: duplicate id {obj.id[:80]!r}")
         ids.add(obj.id)
         out.append(obj)
     return out

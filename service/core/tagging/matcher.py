@@ -1,39 +1,38 @@
-"""The tagger: every alias, context phrase and theme phrase in one Aho-Corasick automaton.
+"""The tagger: every alias, context phrase and theme phrase in one automaton, run compiled.
 
-The automaton runs once over the folded text (lower case, no accents, punctuation as spaces);
-each key is its words between two spaces, so only whole words match and no Python work is
-spent on prefixes of longer words. Case-exact aliases (short
-ones and acronyms: `US` is not `us`) are checked against the original text at the match.
-Cost is linear in the article's length and independent of the KB's size; Python only
-touches whole-word matches.
+Keys are folded text (lower case, no accents, punctuation as spaces) with their words
+between two spaces, so only whole words match. `kernels.tag` does a whole article in one
+call: folds each character through a table, runs the automaton, checks case-exact aliases
+(short ones and acronyms: `US` is not `us`) against the original text, keeps the
+leftmost-longest spans, resolves weak aliases and surnames, counts themes and finds the
+unlinked names. Cost is linear in the article's length and independent of the KB's size;
+Python only builds the output records.
 """
 
-import bisect
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import ahocorasick
-
+from . import kernels
 from .fold import fold
 from .kb import Entity, Theme
+from .kernels import CONTEXT, STOP, STRONG, SURNAME, THEME, WEAK
+from .tables import compile_tables
 
-STRONG, WEAK, SURNAME, STOP, CONTEXT, THEME = range(6)
 # Aliases this short, or written in capitals or with dots, only match in their exact case.
 EXACT_MAX_CHARS = 4
 _ACRONYM = re.compile(r"^[A-Z0-9.\-&]+$")
-# Capitalised words in a row (with Spanish and English particles): written for speed, no
-# lookarounds; a letter class of the languages the KB covers.
-_UPPER, _LOWER = "A-ZÁÉÍÓÚÑÜ", "a-záéíóúñü"
-_UNLINKED = re.compile(
-    rf"[{_UPPER}][{_LOWER}]+(?: (?:(?:de|del|la|las|los|y|of|the|al) )*[{_UPPER}][{_LOWER}]+)+"
-)
-MAX_UNLINKED = 20
 
 
 def _is_exact(alias: str) -> bool:
     return len(alias) <= EXACT_MAX_CHARS or bool(_ACRONYM.match(alias))
+
+
+def _exact_str(text: object) -> str:
+    # The compiled kernel reads its arguments as exactly `str`; anything else would be misread.
+    if not isinstance(text, str):
+        raise TypeError(f"expected str, got {type(text).__name__}")
+    return str(text)
 
 
 @dataclass
@@ -43,15 +42,6 @@ class Tags:
     entities: list[dict[str, Any]] = field(default_factory=list)
     themes: list[dict[str, Any]] = field(default_factory=list)
     unlinked: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Scan:
-    """Matches in one text: candidate spans, and the context and theme phrases seen."""
-
-    spans: dict[tuple[int, int], tuple] = field(default_factory=dict)
-    context: set[int] = field(default_factory=set)
-    themes: Counter = field(default_factory=Counter)
 
 
 class Tagger:
@@ -89,124 +79,60 @@ class Tagger:
             for phrases in theme.phrases.values():
                 for phrase in phrases:
                     add(phrase, THEME, i, force_fold=True)
-        self._automaton = _automaton(keys)
+        self._tables = compile_tables(keys, [e.id for e in entities])
+        self._tag = kernels.direct(kernels.tag, "", "", False, "", "", False, *self._tables.arrays, len(self.themes))
         self._records = [
-            {"id": e.id, "name": e.name, "type": e.type, "subtype": e.subtype,
-             "designations": [d.model_dump() for d in e.designations]}
-            for e in entities
+            (e.id, e.name, e.type, e.subtype, tuple(d.model_dump() for d in e.designations)) for e in entities
         ]
         self.alias_count = sum(map(len, keys.values()))
 
+    @property
+    def automaton_bytes(self) -> int:
+        """Memory held by the compiled automaton and its tables."""
+        return self._tables.nbytes
+
     def tag(self, title: str, body: str) -> Tags:
         """Entities, themes and unlinked names of an article. Offsets are into `body`."""
-        title_scan, body_scan = self._scan(title), self._scan(body)
-        title_spans, body_spans = _longest(title_scan.spans), _longest(body_scan.spans)
-        context = title_scan.context | body_scan.context
-        strong = {i for _, _, entries in title_spans + body_spans for kind, i in entries if kind == STRONG}
-        body_links = _resolve(body_spans, context, strong)
+        if type(title) is not str or type(body) is not str:
+            title, body = _exact_str(title or ""), _exact_str(body)
+        arrays, n_themes = self._tables.arrays, len(self.themes)
+        packed = self._tag(title, title, False, body, body, False, *arrays, n_themes).tolist()
+        if packed[0]:
+            # Rare: `İ`, `Σ` or a character beyond U+FFFF, whose fold needs the whole text.
+            title_folded, body_folded = bool(packed[0] & 1), bool(packed[0] & 2)
+            packed = self._tag(title, fold(title) if title_folded else title, title_folded,
+                               body, fold(body) if body_folded else body, body_folded, *arrays, n_themes).tolist()
+        _, n_entities, n_themes_hit, n_mentions, n_names = packed[:5]
+        themes_at = 5 + 4 * n_entities
+        spans_at = themes_at + 3 * n_themes_hit
+        names_at = spans_at + 2 * n_mentions
+        spans = packed[spans_at:names_at]
+        mentions = [{"start": s, "end": e, "text": body[s:e]} for s, e in zip(spans[::2], spans[1::2])]
+        entities, first = [], 0
+        records = self._records
+        for at in range(5, themes_at, 4):
+            index, count, in_title, n = packed[at:at + 4]
+            ident, name, type_, subtype, designations = records[index]
+            entities.append({"id": ident, "name": name, "type": type_, "subtype": subtype,
+                             "designations": [dict(d) for d in designations], "count": count,
+                             "mentions": mentions[first:first + n], "in_title": in_title == 1})
+            first += n
+        names = packed[names_at:]
         return Tags(
-            entities=self._entities(_resolve(title_spans, context, strong), body_links, body),
-            themes=self._themes(title_scan.themes, body_scan.themes),
-            unlinked=_unlinked(body, body_links),
+            entities=entities,
+            themes=self._themes(packed[themes_at:spans_at]),
+            unlinked=[body[s:e] for s, e in zip(names[::2], names[1::2])],
         )
 
-    def _scan(self, text: str) -> _Scan:
-        scan = _Scan()
-        if not text or self._automaton is None:
-            return scan
-        padded = " " + fold(text) + " "
-        for end, (length, entries) in self._automaton.iter(padded):
-            # padded[i] is text[i - 1]; a key is " words " so only whole words match.
-            start, stop = end - length + 1, end - 1
-            links = []
-            for kind, index, exact in entries:
-                if exact is not None and text[start:stop] != exact:
-                    continue
-                if kind <= STOP:
-                    links.append((kind, index))
-                elif kind == CONTEXT:
-                    scan.context.add(index)
-                else:
-                    scan.themes[index] += 1
-            if links:
-                scan.spans[(start, stop)] = tuple(sorted(links))
-        return scan
-
-    def _entities(self, title_links, body_links, body: str) -> list[dict[str, Any]]:
-        found: dict[int, dict[str, Any]] = {}
-        for _, _, index, _ in title_links:
-            found.setdefault(index, self._entity_record(index))["in_title"] = True
-        for start, end, index, _ in body_links:
-            record = found.setdefault(index, self._entity_record(index))
-            record["mentions"].append({"start": start, "end": end, "text": body[start:end]})
-        for index, record in found.items():
-            record["count"] = len(record["mentions"]) + (1 if record["in_title"] else 0)
-        return sorted(found.values(), key=lambda r: (-r["count"], r["id"]))
-
-    def _entity_record(self, index: int) -> dict[str, Any]:
-        static = self._records[index]
-        return {**static, "count": 0, "mentions": [], "in_title": False,
-                "designations": [dict(d) for d in static["designations"]]}
-
-    def _themes(self, title_hits: Counter, body_hits: Counter) -> list[dict[str, Any]]:
+    def _themes(self, hits: list[int]) -> list[dict[str, Any]]:
         out = []
-        for index in set(title_hits) | set(body_hits):
+        for at in range(0, len(hits), 3):
+            index, title_hits, body_hits = hits[at:at + 3]
             # A headline hit says more about what the article is about than one in passing.
-            weighted = 2 * title_hits[index] + body_hits[index]
+            weighted = 2 * title_hits + body_hits
             out.append({
                 "id": self.themes[index].id,
                 "score": round(weighted / (weighted + 3), 3),
-                "hits": title_hits[index] + body_hits[index],
+                "hits": title_hits + body_hits,
             })
         return sorted(out, key=lambda t: (-t["score"], t["id"]))
-
-
-def _longest(spans: dict[tuple[int, int], tuple]) -> list[tuple[int, int, tuple]]:
-    """Leftmost-longest, non-overlapping spans: `Sinaloa Cartel` wins over `Sinaloa`."""
-    chosen, last_end = [], -1
-    for (start, end), entries in sorted(spans.items(), key=lambda s: (s[0][0], s[0][0] - s[0][1])):
-        if start >= last_end:
-            chosen.append((start, end, entries))
-            last_end = end
-    return chosen
-
-
-def _resolve(spans, context: set[int], strong: set[int]) -> list[tuple[int, int, int, int]]:
-    """(start, end, entity, kind) per linked span: strong aliases always; weak aliases when the
-    entity is named in full or its context appears; surnames when the person is named in full."""
-    links = []
-    for start, end, entries in spans:
-        for kind, index in entries:
-            if kind == STRONG or (kind == WEAK and (index in strong or index in context)) or (
-                kind == SURNAME and index in strong
-            ):
-                links.append((start, end, index, kind))
-                break
-    return links
-
-
-def _automaton(words: dict[str, list[tuple[int, int, str | None]]]):
-    if not words:
-        return None
-    automaton = ahocorasick.Automaton()
-    for word, entries in words.items():
-        automaton.add_word(word, (len(word), tuple(dict.fromkeys(entries))))
-    automaton.make_automaton()
-    return automaton
-
-
-def _unlinked(body: str, links) -> list[str]:
-    """Capitalised multi-word names that no linked mention covers, most frequent first."""
-    # Linked spans do not overlap and come sorted, so one bisect finds the only candidate.
-    starts = [s for s, _, _, _ in links]
-    ends = [e for _, e, _, _ in links]
-    counts: Counter = Counter()
-    for m in _UNLINKED.finditer(body):
-        start, end = m.span()
-        if start and body[start - 1].isalnum():
-            continue
-        i = bisect.bisect_left(starts, end) - 1
-        if i >= 0 and ends[i] > start:
-            continue
-        counts[m.group(0)] += 1
-    return [name for name, _ in counts.most_common(MAX_UNLINKED)]

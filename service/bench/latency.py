@@ -1,0 +1,90 @@
+"""End-to-end latency under a steady load below capacity.
+
+A paced producer sends new generated articles onto the raw topic at a fixed rate while a
+reader follows the outcome topics. Each article's latency runs from its raw record's
+timestamp (set by the producer as it sends) to the moment the reader receives its outcome:
+all that a consumer of the outcome topics waits, batching and fetching included.
+"""
+
+import asyncio
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from service import codec
+from service.consumer import end_offsets, read
+from service.generate import Generated
+from service.producer import make_producer
+from service.settings import Settings
+from service.topic_names import TopicNames
+
+# The producer catches up with its schedule this often.
+TICK_SECONDS = 0.005
+READER_START_SECONDS = 2.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation between closest ranks, as numpy's default."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(latencies: Sequence[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of latencies in seconds."""
+    return {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
+            "p99": percentile(latencies, 99), "max": max(latencies)}
+
+
+async def paced_send(settings: Settings, topic: str, messages: Iterator[Generated], rate: float,
+                     seconds: float) -> int:
+    """Send `rate` messages a second for `seconds`; returns how many were sent."""
+    producer = make_producer(settings, client_id="newsflow-bench-paced")
+    await producer.start()
+    sent = 0
+    try:
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                message = next(messages)
+                await producer.send(topic, value=message.value, key=message.key)
+                sent += 1
+            await asyncio.sleep(TICK_SECONDS)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def measure(settings: Settings, messages: Iterator[Generated], rate: float, seconds: float,
+                  drain_timeout: float = 60.0) -> dict[str, Any]:
+    """Latency of every outcome of `rate`×`seconds` new messages, and how many never arrived
+    within `drain_timeout` of the last send."""
+    names = TopicNames.from_settings(settings)
+    start = await end_offsets(settings, names.outcomes())
+    latencies: list[float] = []
+    sent: list[int] = []
+
+    def on_message(record) -> None:
+        received_ms = time.time() * 1000
+        raw_ms = codec.loads(record.value)["raw"].get("timestamp_ms")
+        if raw_ms is not None:
+            latencies.append((received_ms - raw_ms) / 1000)
+
+    async def send() -> None:
+        # The reader must be following before the first send, or its start-up counts as latency.
+        await asyncio.sleep(READER_START_SECONDS)
+        sent.append(await paced_send(settings, names.raw, messages, rate, seconds))
+
+    reader = read(settings, names.outcomes(), on_message, start=start, follow=True,
+                  timeout=READER_START_SECONDS + seconds + drain_timeout, until=lambda: bool(sent) and len(latencies) >= sent[0])
+    await asyncio.gather(reader, send())
+    result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(latencies)}
+    if latencies:
+        result.update(summary(latencies))
+    return result

@@ -1,0 +1,128 @@
+"""`newsflow bench`: every throughput, latency and memory measurement of the issue in one run.
+
+Order matters on a small machine: the CPU-bound core loop runs before the broker starts; the
+passthrough runs before the worker, so neither competes with the other; latency is measured
+on the worker that drained the backlog, once it is idle. The suite starts its own broker on
+free ports under the results folder unless NEWSFLOW_KAFKA_BOOTSTRAP names one, and removes
+the broker's and the worker's data when it is done (the logs stay).
+"""
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from service.admin import ensure_topics
+from service.bench import core_loop, latency, passthrough, report
+from service.bench.chaos import free_port
+from service.bench.worker import drain, isolated, push_messages
+from service.generate import Generator
+from service.kafka_local import LocalKafka, kafka_version
+from service.settings import Settings
+from service.topic_names import TopicNames
+from service.worker import WorkerProcess
+
+DUP_RATE = 0.3
+INVALID_RATE = 0.05
+SEED = 1
+# The latency load is this share of the measured drain rate.
+LOAD_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Scale:
+    backlog: int  # messages pre-loaded for the drain and the passthrough
+    rss_at: tuple[int, int]  # outcomes at which the worker's RSS is compared
+    core_messages: int  # messages of the core loop and its reference
+    rounds: int
+    latency_seconds: float
+
+
+FULL = Scale(backlog=200_000, rss_at=(50_000, 200_000), core_messages=20_000, rounds=3, latency_seconds=60)
+QUICK = Scale(backlog=20_000, rss_at=(5_000, 20_000), core_messages=2_000, rounds=3, latency_seconds=15)
+
+
+def scale_for(quick: bool, count: int | None) -> Scale:
+    """The preset, with `count` (if given) as the backlog and RSS compared at a quarter of it and at all of it."""
+    base = QUICK if quick else FULL
+    if count is None:
+        return base
+    return replace(base, backlog=count, rss_at=(count // 4, count))
+
+
+@contextmanager
+def broker(settings: Settings, data_dir: Path,
+           on_progress: Callable[[str], None]) -> Iterator[tuple[Settings, str, str]]:
+    """Settings that reach a broker, what it is and its Kafka version: the configured one when
+    NEWSFLOW_KAFKA_BOOTSTRAP was set, else a local broker of our own, stopped and removed after."""
+    if "kafka_bootstrap" in settings.model_fields_set:
+        yield settings, f"existing cluster at {settings.kafka_bootstrap}", "not known (existing cluster)"
+        return
+    local = LocalKafka(settings.model_copy(update={
+        "kafka_port": free_port(), "kafka_controller_port": free_port(), "kafka_data_dir": data_dir,
+    }))
+    on_progress(f"starting Kafka {local.version} on {local.bootstrap}")
+    local.start()
+    try:
+        yield local.client_settings(), f"local, KRaft, one node, heap {settings.kafka_heap}", kafka_version()
+    finally:
+        local.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(settings: Settings, quick: bool, out: Path, command: str, count: int | None = None,
+        on_progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Run every measurement; returns the result dict the report reads (also written to out/results.json)."""
+    scale = scale_for(quick, count)
+    out.mkdir(parents=True, exist_ok=True)
+    started, clock = datetime.now(timezone.utc), time.monotonic()
+    on_progress(f"core loop and stock-library reference on {scale.core_messages:,} messages")
+    core = core_loop.run(scale.core_messages, scale.rounds, SEED, DUP_RATE, INVALID_RATE, on_progress)
+    with broker(settings, out / "kafka", on_progress) as (connected, broker_label, kafka):
+        connected = isolated(connected, "bench").model_copy(
+            update={"web_port": free_port(), "data_dir": out / "state"})
+        measured = _on_broker(connected, scale, out, on_progress)
+    shutil.rmtree(out / "state", ignore_errors=True)
+    result = {
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": time.monotonic() - clock,
+        "quick": quick,
+        "command": command,
+        "machine": report.machine(),
+        "versions": report.versions(kafka),
+        "broker": broker_label,
+        "config": {**asdict(scale), "dup_rate": DUP_RATE, "invalid_rate": INVALID_RATE, "seed": SEED,
+                   "partitions": settings.topic_partitions, "load_share": LOAD_SHARE},
+        "core": core,
+        **measured,
+    }
+    report.write_json(result, out / "results.json")
+    return result
+
+
+def _on_broker(settings: Settings, scale: Scale, out: Path, on_progress: Callable[[str], None]) -> dict[str, Any]:
+    names = TopicNames.from_settings(settings)
+    asyncio.run(ensure_topics(settings))
+    on_progress(f"pushing {scale.backlog:,} generated messages onto {names.raw}")
+    generated = Generator(scale.backlog, DUP_RATE, INVALID_RATE, SEED).messages()
+    pushed, labels = asyncio.run(push_messages(settings, generated))
+    count = len(pushed.sent)
+    on_progress(f"aiokafka passthrough of {count:,} messages")
+    copied = asyncio.run(passthrough.run(settings, names.raw, count, settings.topic_partitions))
+    # Made before the worker starts: loading the generator's material takes a second.
+    fresh = Generator(10_000_000, DUP_RATE, INVALID_RATE, SEED + 1).messages()
+    worker = WorkerProcess(settings, out / "worker.log")
+    try:
+        on_progress(f"draining {count:,} messages through one worker")
+        drained = drain(settings, worker, count, [n for n in scale.rss_at if n <= count], on_progress=on_progress)
+        rate = LOAD_SHARE * drained["articles_per_second"]
+        on_progress(f"paced load at {rate:,.0f}/s for {scale.latency_seconds:.0f} s")
+        lat = asyncio.run(latency.measure(settings, fresh, rate, scale.latency_seconds))
+    finally:
+        worker.stop()
+    return {"generated": dict(labels), "passthrough": copied, "worker": drained, "latency": lat}

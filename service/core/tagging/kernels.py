@@ -1,0 +1,592 @@
+"""The tagger's compiled loops: building the automaton, and tagging one article in one call.
+
+The automaton is Aho-Corasick over symbols: 0 is a separator (a folded space), 1 any word
+character no key contains, 2 and up each character the keys contain. States are numbered
+breadth first. The shallow ones, where a scan spends nearly all its steps, have dense rows
+(`dense[s, symbol]`, failure links already applied) up to a fixed memory budget; deeper
+ones keep their children in one window of `cells` (`nodes[s] = lo, hi, base, fail`) and
+follow failure links on a miss. Memory stays linear in the number of states whatever the
+alphabet. Keys are " words ", so every match ends on a separator and starts at a word.
+
+They all live in this one module because numba's cache only notices edits to the file that
+defines a cached function, not to the kernels it calls (see service/core/dedup/mix.py).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+from numba.cpython.unicode import _get_code_point
+
+STRONG, WEAK, SURNAME, STOP, CONTEXT, THEME = range(6)
+MAX_UNLINKED = 20
+SEP, OTHER = 0, 1
+# A symbol table's answer for a character whose fold depends on its context: fold in Python.
+NEEDS_FOLD = -1
+_LO, _HI, _BASE, _FAIL = range(4)
+
+# Character classes for the unlinked-name scan, one bit each: the pattern's capitals and
+# lower-case letters (Latin, with Spanish accents), the space, and "folds to a separator"
+# (not a letter or digit).
+_UPPER, _LOWER, _SPACE, _SEPARATOR = 1, 2, 4, 8
+_LATIN1_CLASSES = np.array(
+    [_UPPER if chr(c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÓÚÑÜ" else
+     _LOWER if chr(c) in "abcdefghijklmnopqrstuvwxyzáéíóúñü" else
+     _SPACE if c == 32 else 0 for c in range(256)],
+    dtype=np.uint8,
+)
+# Particles allowed between capitalised words, each followed by a space (padded with 0).
+_PARTICLES = ("de", "del", "la", "las", "los", "y", "of", "the", "al")
+_PARTICLE_CHARS = np.array([[ord(c) for c in p.ljust(3, "\0")] for p in _PARTICLES], dtype=np.int32)
+_PARTICLE_LENGTHS = np.array([len(p) for p in _PARTICLES], dtype=np.int32)
+
+
+def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+    # numba caches beside this file or in the user's cache dir; when neither is
+    # writable (read-only image, no home) compiling once per process beats failing.
+    try:
+        return numba.njit(cache=True)(func)
+    except RuntimeError:
+        return numba.njit(func)
+
+
+def _inlined(func: Callable[..., Any]) -> Callable[..., Any]:
+    # For helpers of hot loops: a call that is not inlined increments and decrements the
+    # reference count of every array argument, which costs more than these functions do.
+    try:
+        return numba.njit(cache=True, inline="always")(func)
+    except RuntimeError:
+        return numba.njit(inline="always")(func)
+
+
+def direct(dispatcher: Any, *example: Any) -> Callable[..., Any]:
+    """`dispatcher`'s compiled function for the types of `example`, without numba's per-call
+    type dispatch (microseconds with str arguments). Callers must pass exactly these types:
+    another type is not converted, and may be misread."""
+    dispatcher(*example)  # compiles, or loads from the cache
+    try:
+        return dispatcher.overloads[tuple(numba.typeof(a) for a in example)].entry_point
+    except (AttributeError, KeyError):
+        return dispatcher
+
+
+@_compiled
+def _step(nodes: np.ndarray, cells: np.ndarray, state: int, sym: int) -> int:
+    while True:
+        lo = nodes[state, _LO]
+        if lo <= sym <= nodes[state, _HI]:
+            child = cells[nodes[state, _BASE] + sym - lo]
+            if child >= 0:
+                return child
+        if state == 0:
+            return 0
+        state = nodes[state, _FAIL]
+
+
+@_compiled
+def build_trie(key_syms: np.ndarray, key_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Trie of keys sorted by symbols (key k is `key_syms[key_ptr[k]:key_ptr[k + 1]]`): each
+    node's parent, symbol from its parent and depth, and the key ending there (or -1)."""
+    cap = key_syms.size + 1
+    parent = np.full(cap, -1, np.int32)
+    sym = np.zeros(cap, np.int32)
+    depth = np.zeros(cap, np.int32)
+    term = np.full(cap, -1, np.int32)
+    longest = 0
+    for k in range(key_ptr.size - 1):
+        longest = max(longest, key_ptr[k + 1] - key_ptr[k])
+    path = np.zeros(longest + 1, np.int32)
+    count = 1
+    previous, previous_length = 0, 0
+    for k in range(key_ptr.size - 1):
+        first, length = key_ptr[k], key_ptr[k + 1] - key_ptr[k]
+        shared = 0
+        while shared < min(length, previous_length) and key_syms[first + shared] == key_syms[previous + shared]:
+            shared += 1
+        node = path[shared]
+        for d in range(shared, length):
+            parent[count], sym[count], depth[count] = node, key_syms[first + d], d + 1
+            node = count
+            path[d + 1] = node
+            count += 1
+        term[path[length]] = k
+        previous, previous_length = first, length
+    return parent[:count], sym[:count], depth[:count], term[:count]
+
+
+@_compiled
+def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term: np.ndarray,
+                    dense_states: int, n_syms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From `build_trie`, states renumbered breadth first: `dense` rows for the first
+    `dense_states`, `nodes` (lo, hi, base, fail) and `cells` for all, the key ending at each
+    state (`term`, -1 for none), the first state on its failure chain where a key ends
+    (`out`, -1 for none) and, for such a state, the next one (`next_out`)."""
+    n = parent.size
+    order = np.argsort(depth, kind="mergesort")
+    renumber = np.empty(n, np.int32)
+    renumber[order] = np.arange(n, dtype=np.int32)
+    nodes = np.zeros((n, 4), np.int32)
+    nodes[:, _LO] = 1  # an empty window: lo > hi
+    for old in range(1, n):
+        p = renumber[parent[old]]
+        if nodes[p, _LO] > nodes[p, _HI]:
+            nodes[p, _LO], nodes[p, _HI] = sym[old], sym[old]
+        else:
+            nodes[p, _LO] = min(nodes[p, _LO], sym[old])
+            nodes[p, _HI] = max(nodes[p, _HI], sym[old])
+    size = 0
+    for s in range(n):
+        if nodes[s, _LO] <= nodes[s, _HI]:
+            nodes[s, _BASE] = size
+            size += nodes[s, _HI] - nodes[s, _LO] + 1
+    cells = np.full(size, -1, np.int32)
+    for old in range(1, n):
+        p = renumber[parent[old]]
+        cells[nodes[p, _BASE] + sym[old] - nodes[p, _LO]] = renumber[old]
+    new_term = np.full(n, -1, np.int32)
+    out = np.full(n, -1, np.int32)
+    next_out = np.full(n, -1, np.int32)
+    dense = np.zeros((min(dense_states, n), n_syms), np.int32)
+    for v in range(n):
+        old = order[v]
+        new_term[v] = term[old]
+        # Breadth first: each failure link points at a state already done.
+        if v:
+            p = renumber[parent[old]]
+            fail = 0 if p == 0 else _step(nodes, cells, nodes[p, _FAIL], sym[old])
+            nodes[v, _FAIL] = fail
+            next_out[v] = out[fail]
+            out[v] = v if new_term[v] >= 0 else out[fail]
+        if v < dense.shape[0]:
+            if v:
+                dense[v] = dense[nodes[v, _FAIL]]
+            for a in range(nodes[v, _LO], nodes[v, _HI] + 1):
+                child = cells[nodes[v, _BASE] + a - nodes[v, _LO]]
+                if child >= 0:
+                    dense[v, a] = child
+    return dense, nodes, cells, new_term, out, next_out
+
+
+@_compiled
+def _next(dense: np.ndarray, nodes: np.ndarray, cells: np.ndarray, state: int, sym: int) -> int:
+    if sym == OTHER:
+        return 0
+    while state >= dense.shape[0]:
+        lo = nodes[state, _LO]
+        if lo <= sym <= nodes[state, _HI]:
+            child = cells[nodes[state, _BASE] + sym - lo]
+            if child >= 0:
+                return child
+        state = nodes[state, _FAIL]
+    return dense[state, sym]
+
+
+@_compiled
+def _symbols(folded: str, prefolded: bool, text: str, syms: np.ndarray, classes: np.ndarray, capitals: np.ndarray,
+             sym_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray) -> int:
+    """Fills the start of `syms` with each character's symbol and, when `classes` is not
+    empty, `classes` with its class bits and `capitals` with the positions of the pattern's
+    capitals. `folded` is `text`, or its `fold` when `prefolded`. Returns how many capitals
+    there are, or -1 when `text` needs `fold` in Python first."""
+    n_capitals = 0
+    for i in range(len(folded)):
+        c = _get_code_point(folded, i)
+        if c < 0x10000:
+            sym = key_sym_bmp[c] if prefolded else sym_bmp[c]
+        elif not prefolded:
+            sym = NEEDS_FOLD
+        else:
+            k = np.searchsorted(astral_chars, c)
+            sym = astral_syms[k] if k < astral_chars.size and astral_chars[k] == c else OTHER
+        if sym == NEEDS_FOLD:
+            return -1
+        syms[i] = sym
+        if classes.size:
+            bits = (_LATIN1_CLASSES[c] if c < 256 and not prefolded else 0) | (_SEPARATOR if sym == SEP else 0)
+            classes[i] = bits
+            capitals[n_capitals] = i
+            n_capitals += bits & _UPPER
+    if classes.size and prefolded:
+        for i in range(len(text)):
+            c = _get_code_point(text, i)
+            if c < 256:
+                classes[i] |= _LATIN1_CLASSES[c]
+                capitals[n_capitals] = i
+                n_capitals += _LATIN1_CLASSES[c] & _UPPER
+    return n_capitals
+
+
+@_compiled
+def _emit(found: np.ndarray, count: int, ending: int, i: int, next_out: np.ndarray, term: np.ndarray,
+          key_len: np.ndarray) -> int:
+    while ending >= 0:
+        if count < found.shape[0]:
+            key = term[ending]
+            found[count, 0], found[count, 1], found[count, 2] = i - key_len[key] + 2, i, key
+        count += 1
+        ending = next_out[ending]
+    return count
+
+
+@_compiled
+def _scan(syms: np.ndarray, n: int, found: np.ndarray, lookback: int, dense: np.ndarray, nodes: np.ndarray,
+          cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray, key_len: np.ndarray) -> int:
+    """Fills `found` with (start, stop, key) of every whole-word occurrence of every key in
+    the text whose symbols are `syms[:n]`, in no particular order; `syms[n]` is a separator
+    and `lookback + 2` more are OTHER. Returns how many occurrences there are: more than fit
+    means call again with room for them.
+
+    Each step waits for the table load of the step before, so four lanes scan four segments
+    in lockstep and their loads overlap. A lane starts `lookback` (the longest key) symbols
+    before its segment: the automaton's state depends on no more, so it is exact by the time
+    the segment begins. Lanes read past their segment's end into the next one or the padding;
+    only the rare emissions check whose position it is.
+    """
+    f0, f1, f2, f3, f4 = 0, (n + 1) // 4, (n + 1) // 2, 3 * (n + 1) // 4, n + 1
+    b0, b1, b2, b3 = 0, max(0, f1 - lookback), max(0, f2 - lookback), max(0, f3 - lookback)
+    steps = max(f1 - b0, f2 - b1, f3 - b2, f4 - b3)
+    # Position -1 is the separator before the text.
+    start = _next(dense, nodes, cells, 0, SEP)
+    s0 = start
+    s1 = start if b1 == 0 else 0
+    s2 = start if b2 == 0 else 0
+    s3 = start if b3 == 0 else 0
+    n_dense = dense.shape[0]
+    count = 0
+    for t in range(steps):
+        a0, a1, a2, a3 = syms[b0 + t], syms[b1 + t], syms[b2 + t], syms[b3 + t]
+        s0 = dense[s0, a0] if s0 < n_dense else _next(dense, nodes, cells, s0, a0)
+        s1 = dense[s1, a1] if s1 < n_dense else _next(dense, nodes, cells, s1, a1)
+        s2 = dense[s2, a2] if s2 < n_dense else _next(dense, nodes, cells, s2, a2)
+        s3 = dense[s3, a3] if s3 < n_dense else _next(dense, nodes, cells, s3, a3)
+        e0, e1, e2, e3 = out[s0], out[s1], out[s2], out[s3]
+        # Only states entered on a separator end keys; -1 (no key) has the sign bit set.
+        if (e0 & e1 & e2 & e3) >= 0:
+            if e0 >= 0 and f0 <= b0 + t < f1:
+                count = _emit(found, count, e0, b0 + t, next_out, term, key_len)
+            if e1 >= 0 and f1 <= b1 + t < f2:
+                count = _emit(found, count, e1, b1 + t, next_out, term, key_len)
+            if e2 >= 0 and f2 <= b2 + t < f3:
+                count = _emit(found, count, e2, b2 + t, next_out, term, key_len)
+            if e3 >= 0 and f3 <= b3 + t < f4:
+                count = _emit(found, count, e3, b3 + t, next_out, term, key_len)
+    return count
+
+
+@_compiled
+def _occurrences(syms: np.ndarray, n: int, lookback: int, dense: np.ndarray, nodes: np.ndarray, cells: np.ndarray,
+                 out: np.ndarray, next_out: np.ndarray, term: np.ndarray, key_len: np.ndarray) -> np.ndarray:
+    """`_scan`'s occurrences as an array."""
+    found = np.empty((16 + n // 8, 3), np.int32)
+    count = _scan(syms, n, found, lookback, dense, nodes, cells, out, next_out, term, key_len)
+    if count > found.shape[0]:
+        found = np.empty((count, 3), np.int32)
+        count = _scan(syms, n, found, lookback, dense, nodes, cells, out, next_out, term, key_len)
+    return found[:count]
+
+
+@_compiled
+def _padded(n: int, lookback: int) -> np.ndarray:
+    """Room for `n` symbols, then what `_scan` reads past them."""
+    syms = np.full(n + lookback + 3, OTHER, np.int32)
+    syms[n] = SEP
+    return syms
+
+
+@_inlined
+def _same_text(text: str, start: int, stop: int, chars: np.ndarray, first: int, last: int) -> bool:
+    if stop - start != last - first:
+        return False
+    for k in range(stop - start):
+        if _get_code_point(text, start + k) != chars[first + k]:
+            return False
+    return True
+
+
+@_compiled
+def _spans(text: str, found: np.ndarray, column: int, theme_hits: np.ndarray, entry_ptr: np.ndarray,
+           e_kind: np.ndarray, e_index: np.ndarray, e_exact: np.ndarray, exact_ptr: np.ndarray,
+           exact_chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leftmost-longest spans (start, stop, first, last) whose link entries (entity aliases
+    and stop phrases whose case matches) are `entries[first:last]`, plus the entities whose
+    context phrases occur; counts theme phrases into `theme_hits[:, column]`."""
+    total = 0
+    for m in range(found.shape[0]):
+        total += entry_ptr[found[m, 2] + 1] - entry_ptr[found[m, 2]]
+    entries = np.empty(total, np.int32)
+    context = np.empty(total, np.int32)
+    spans = np.empty((found.shape[0], 4), np.int32)
+    n_entries = n_context = n_spans = 0
+    for m in range(found.shape[0]):
+        start, stop, key = found[m, 0], found[m, 1], found[m, 2]
+        first = n_entries
+        for e in range(entry_ptr[key], entry_ptr[key + 1]):
+            x = e_exact[e]
+            if x >= 0 and not _same_text(text, start, stop, exact_chars, exact_ptr[x], exact_ptr[x + 1]):
+                continue
+            kind = e_kind[e]
+            if kind <= STOP:
+                entries[n_entries] = e
+                n_entries += 1
+            elif kind == CONTEXT:
+                context[n_context] = e_index[e]
+                n_context += 1
+            else:
+                theme_hits[e_index[e], column] += 1
+        if n_entries > first:
+            spans[n_spans, 0], spans[n_spans, 1], spans[n_spans, 2], spans[n_spans, 3] = start, stop, first, n_entries
+            n_spans += 1
+    # Leftmost first, then longest: `Sinaloa Cartel` wins over `Sinaloa`.
+    order = np.argsort(spans[:n_spans, 0].astype(np.int64) * (2**31) - (spans[:n_spans, 1] - spans[:n_spans, 0]))
+    chosen = np.empty((n_spans, 4), np.int32)
+    n_chosen, last_end = 0, -1
+    for j in order:
+        if spans[j, 0] >= last_end:
+            chosen[n_chosen] = spans[j]
+            n_chosen += 1
+            last_end = spans[j, 1]
+    return chosen[:n_chosen], entries[:n_entries], context[:n_context]
+
+
+@_inlined
+def _same_span(text: str, start: int, stop: int, other: int, other_stop: int) -> bool:
+    if stop - start != other_stop - other:
+        return False
+    for k in range(stop - start):
+        if _get_code_point(text, start + k) != _get_code_point(text, other + k):
+            return False
+    return True
+
+
+@_inlined
+def _contains(ordered: np.ndarray, value: int) -> bool:
+    j = np.searchsorted(ordered, value)
+    return j < ordered.size and ordered[j] == value
+
+
+@_compiled
+def _resolve(spans: np.ndarray, entries: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray,
+             strong: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """(start, stop, entity) per linked span: strong aliases always; weak aliases when the
+    entity is named in full or its context appears; surnames when the person is named in full.
+    A span's entries are sorted by (kind, entity), so the first that qualifies links."""
+    links = np.empty((spans.shape[0], 3), np.int32)
+    count = 0
+    for j in range(spans.shape[0]):
+        for p in range(spans[j, 2], spans[j, 3]):
+            kind, index = e_kind[entries[p]], e_index[entries[p]]
+            if kind == STRONG or (kind == WEAK and (_contains(strong, index) or _contains(context, index))) or (
+                kind == SURNAME and _contains(strong, index)
+            ):
+                links[count, 0], links[count, 1], links[count, 2] = spans[j, 0], spans[j, 1], index
+                count += 1
+                break
+    return links[:count]
+
+
+@_compiled
+def _strong(spans: np.ndarray, entries: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray, into: np.ndarray, count: int) -> int:
+    for j in range(spans.shape[0]):
+        for p in range(spans[j, 2], spans[j, 3]):
+            if e_kind[entries[p]] == STRONG:
+                into[count] = e_index[entries[p]]
+                count += 1
+    return count
+
+
+@_inlined
+def _word_end(classes: np.ndarray, i: int) -> int:
+    """End of a capitalised word (`[A-ZÁ…][a-zá…]+`, as long as it goes) at `i`, else -1."""
+    n = classes.size
+    if i + 1 >= n or not classes[i] & _UPPER or not classes[i + 1] & _LOWER:
+        return -1
+    j = i + 2
+    while j < n and classes[j] & _LOWER:
+        j += 1
+    return j
+
+
+@_inlined
+def _particle_end(text: str, classes: np.ndarray, i: int) -> int:
+    """End of a particle and its space at `i`, else -1."""
+    if i >= classes.size or not classes[i] & _LOWER:
+        return -1
+    for p in range(_PARTICLE_LENGTHS.size):
+        m = _PARTICLE_LENGTHS[p]
+        if i + m < classes.size and classes[i + m] & _SPACE:
+            k = 0
+            while k < m and _get_code_point(text, i + k) == _PARTICLE_CHARS[p, k]:
+                k += 1
+            if k == m:
+                return i + m + 1
+    return -1
+
+
+@_compiled
+def _unlinked(text: str, classes: np.ndarray, capitals: np.ndarray, links: np.ndarray) -> np.ndarray:
+    """(start, stop) of each capitalised multi-word name in `text` that is not glued to a
+    letter or digit before it and that no link overlaps. The same matches as finding, left to
+    right without overlaps, the regex `W(?: (?:P )*W)+` where `W` is `_word_end`'s word and
+    `P` a particle (whose words start lower case, so backtracking never finds another).
+    `capitals` holds the positions where a match can start, in order."""
+    n = classes.size
+    names = np.empty((capitals.size, 2), np.int32)
+    count = 0
+    before = 0  # links that start before the current name ends
+    done = 0  # where the last match ended
+    for i in capitals:
+        if i < done:
+            continue
+        end = _word_end(classes, i)
+        if end < 0:
+            continue
+        words = 1
+        while end < n and classes[end] & _SPACE:
+            k = end + 1
+            after = _particle_end(text, classes, k)
+            while after >= 0:
+                k = after
+                after = _particle_end(text, classes, k)
+            k = _word_end(classes, k)
+            if k < 0:
+                break
+            end = k
+            words += 1
+        if words == 1:
+            continue
+        inside_word = i > 0 and not classes[i - 1] & _SEPARATOR
+        while before < links.shape[0] and links[before, 0] < end:
+            before += 1
+        covered = before > 0 and links[before - 1, 1] > i
+        if not inside_word and not covered:
+            names[count, 0], names[count, 1] = i, end
+            count += 1
+        done = end
+    return names[:count]
+
+
+@_compiled
+def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
+    """The first occurrence (start, stop) of each distinct text among `names`, most frequent
+    first, ties in order of first occurrence (as `Counter.most_common`), at most `limit`."""
+    m = names.shape[0]
+    hashes = np.empty(m, np.uint64)
+    for j in range(m):
+        h = np.uint64(0xCBF29CE484222325)
+        for p in range(names[j, 0], names[j, 1]):
+            h = (h ^ np.uint64(_get_code_point(text, p))) * np.uint64(0x100000001B3)
+        hashes[j] = h
+    order = np.argsort(hashes, kind="mergesort")  # equal hashes stay in text order
+    group = np.arange(m)  # each name's first occurrence with the same text
+    r = 0
+    while r < m:
+        e = r + 1
+        while e < m and hashes[order[e]] == hashes[order[r]]:
+            e += 1
+        for x in range(r + 1, e):
+            j = order[x]
+            for y in range(r, x):
+                first = order[y]
+                if group[first] == first and _same_span(text, names[j, 0], names[j, 1], names[first, 0], names[first, 1]):
+                    group[j] = first
+                    break
+        r = e
+    counts = np.zeros(m, np.int64)
+    for j in range(m):
+        counts[group[j]] += 1
+    ranked = np.argsort((m - counts) * (m + 1) + np.arange(m))[:limit]
+    kept = 0
+    for j in ranked:
+        if counts[j]:
+            kept += 1
+    return names[ranked[:kept]]
+
+
+@_compiled
+def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_folded: str, body_prefolded: bool,
+        sym_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray,
+        dense: np.ndarray, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray,
+        key_len: np.ndarray, entry_ptr: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray, e_exact: np.ndarray,
+        exact_ptr: np.ndarray, exact_chars: np.ndarray, id_rank: np.ndarray, n_themes: int) -> np.ndarray:
+    """One article, packed in one int64 array (the caller builds the records):
+
+    `[status, entities, themes, mentions, names]`, then per entity in output order (count
+    descending, then id) `index, count, in_title, mentions`; per theme hit `index,
+    title hits, body hits`; per mention, grouped by entity, `start, stop` in `body`; per
+    unlinked name, most frequent first, `start, stop` of its first occurrence. A non-zero status (bit 1 the title, bit 2 the body)
+    means that text holds a character whose fold depends on its context: call again with
+    that text folded in Python and `*_prefolded` set.
+    """
+    lookback = key_len.max() if key_len.size else 0
+    title_syms = _padded(len(title), lookback)
+    body_syms = _padded(len(body), lookback)
+    body_classes = np.empty(len(body), np.uint8)
+    capitals = np.empty(len(body), np.int32)
+    title_ok = _symbols(title_folded, title_prefolded, title, title_syms, body_classes[:0], capitals, sym_bmp,
+                        key_sym_bmp, astral_chars, astral_syms) >= 0
+    n_capitals = _symbols(body_folded, body_prefolded, body, body_syms, body_classes, capitals, sym_bmp, key_sym_bmp,
+                          astral_chars, astral_syms)
+    body_ok = n_capitals >= 0
+    if not (title_ok and body_ok):
+        return np.array([(0 if title_ok else 1) | (0 if body_ok else 2)], np.int64)
+    title_found = _occurrences(title_syms, len(title), lookback, dense, nodes, cells, out, next_out, term, key_len)
+    body_found = _occurrences(body_syms, len(body), lookback, dense, nodes, cells, out, next_out, term, key_len)
+    theme_hits = np.zeros((n_themes, 2), np.int64)
+    title_spans, title_entries, title_context = _spans(
+        title, title_found, 0, theme_hits, entry_ptr, e_kind, e_index, e_exact, exact_ptr, exact_chars)
+    body_spans, body_entries, body_context = _spans(
+        body, body_found, 1, theme_hits, entry_ptr, e_kind, e_index, e_exact, exact_ptr, exact_chars)
+    context = np.unique(np.concatenate((title_context, body_context)))
+    strong = np.empty(title_entries.size + body_entries.size, np.int32)
+    n_strong = _strong(title_spans, title_entries, e_kind, e_index, strong, 0)
+    n_strong = _strong(body_spans, body_entries, e_kind, e_index, strong, n_strong)
+    strong = np.unique(strong[:n_strong])
+    title_links = _resolve(title_spans, title_entries, e_kind, e_index, strong, context)
+    body_links = _resolve(body_spans, body_entries, e_kind, e_index, strong, context)
+
+    found = np.unique(np.concatenate((title_links[:, 2], body_links[:, 2])))
+    in_title = np.zeros(found.size, np.int64)
+    mentions = np.zeros(found.size, np.int64)
+    for j in range(title_links.shape[0]):
+        in_title[np.searchsorted(found, title_links[j, 2])] = 1
+    slot = np.empty(body_links.shape[0], np.int64)
+    for j in range(body_links.shape[0]):
+        slot[j] = np.searchsorted(found, body_links[j, 2])
+        mentions[slot[j]] += 1
+    count = mentions + in_title
+    most = count.max() if count.size else 0
+    order = np.argsort((most - count) * id_rank.size + id_rank[found])
+    rank = np.empty(found.size, np.int64)
+    rank[order] = np.arange(found.size)
+    # Mentions grouped by entity in output order, each group in body order.
+    group_start = np.zeros(found.size + 1, np.int64)
+    for r in range(found.size):
+        group_start[r + 1] = group_start[r] + mentions[order[r]]
+    filled = group_start[:-1].copy()
+    placed = np.empty((body_links.shape[0], 2), np.int64)
+    for j in range(body_links.shape[0]):
+        r = rank[slot[j]]
+        placed[filled[r], 0], placed[filled[r], 1] = body_links[j, 0], body_links[j, 1]
+        filled[r] += 1
+
+    names = _most_common(body, _unlinked(body, body_classes, capitals[:n_capitals], body_links), MAX_UNLINKED)
+    n_hit = 0
+    for t in range(n_themes):
+        if theme_hits[t, 0] or theme_hits[t, 1]:
+            n_hit += 1
+    packed = np.empty(5 + 4 * found.size + 3 * n_hit + 2 * placed.shape[0] + 2 * names.shape[0], np.int64)
+    packed[0], packed[1], packed[2], packed[3], packed[4] = 0, found.size, n_hit, placed.shape[0], names.shape[0]
+    at = 5
+    for r in range(found.size):
+        s = order[r]
+        packed[at], packed[at + 1], packed[at + 2], packed[at + 3] = found[s], count[s], in_title[s], mentions[s]
+        at += 4
+    for t in range(n_themes):
+        if theme_hits[t, 0] or theme_hits[t, 1]:
+            packed[at], packed[at + 1], packed[at + 2] = t, theme_hits[t, 0], theme_hits[t, 1]
+            at += 3
+    packed[at:at + 2 * placed.shape[0]] = placed.ravel()
+    at += 2 * placed.shape[0]
+    packed[at:] = names.ravel().astype(np.int64)
+    return packed

@@ -1,0 +1,77 @@
+"""The arrays `kernels.tag` runs on, compiled from the tagger's keys."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels
+from .fold import CONTEXTUAL, bmp_table
+from .kernels import OTHER, SEP
+
+# Dense rows for the shallow states, where a scan spends nearly all its steps, up to this size.
+DENSE_BYTES = 32 << 20
+Entry = tuple[int, int, str | None]  # kind, entity or theme index, exact text or None
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Symbol tables, automaton and key entries, in `kernels.tag`'s argument order."""
+
+    arrays: tuple[np.ndarray, ...]
+    states: int
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays)
+
+
+def _utf32(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+
+
+def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str]) -> Tables:
+    """`keys`: " folded words " → entries; `entity_ids` ranks the entities for output order."""
+    ordered = sorted(keys)  # code point order is symbol order: ' ' first, then each key character
+    chars = _utf32("".join(sorted(set("".join(ordered)) - {" "})))
+    n_syms = 2 + chars.size
+    syms = np.arange(2, n_syms, dtype=np.int32)
+    key_sym_bmp = np.full(0x10000, OTHER, np.int32)
+    key_sym_bmp[ord(" ")] = SEP
+    in_bmp = chars < 0x10000
+    key_sym_bmp[chars[in_bmp]] = syms[in_bmp]
+    astral_chars, astral_syms = chars[~in_bmp], syms[~in_bmp]
+    sym_bmp = key_sym_bmp[bmp_table()]
+    sym_bmp[[ord(c) for c in CONTEXTUAL]] = kernels.NEEDS_FOLD
+
+    codes = _utf32("".join(ordered))
+    key_syms = np.empty(codes.size, np.int32)
+    small = codes < 0x10000
+    key_syms[small] = key_sym_bmp[codes[small]]
+    key_syms[~small] = astral_syms[np.searchsorted(astral_chars, codes[~small])]
+    key_len = np.fromiter(map(len, ordered), np.int32, len(ordered))
+    key_ptr = np.zeros(len(ordered) + 1, np.int32)
+    np.cumsum(key_len, out=key_ptr[1:])
+    dense, nodes, cells, term, out, next_out = kernels.build_automaton(
+        *kernels.build_trie(key_syms, key_ptr), max(1, DENSE_BYTES // (4 * n_syms)), n_syms)
+
+    entry_ptr, kinds, indexes, exacts = [0], [], [], []
+    exact_ids: dict[str, int] = {}
+    for key in ordered:
+        # A span's link entries sorted by (kind, index): the first that qualifies links.
+        for kind, index, exact in sorted(dict.fromkeys(keys[key]), key=lambda e: (e[0], e[1])):
+            kinds.append(kind)
+            indexes.append(index)
+            exacts.append(-1 if exact is None else exact_ids.setdefault(exact, len(exact_ids)))
+        entry_ptr.append(len(kinds))
+    exact_chars = _utf32("".join(exact_ids))
+    exact_ptr = np.zeros(len(exact_ids) + 1, np.int32)
+    np.cumsum([len(e) for e in exact_ids], out=exact_ptr[1:])
+    id_rank = np.empty(len(entity_ids), np.int64)
+    id_rank[sorted(range(len(entity_ids)), key=entity_ids.__getitem__)] = np.arange(len(entity_ids))
+    arrays = (
+        sym_bmp, key_sym_bmp, astral_chars, astral_syms,
+        dense, nodes, cells, out, next_out, term, key_len, np.array(entry_ptr, np.int32),
+        np.array(kinds, np.int32), np.array(indexes, np.int32), np.array(exacts, np.int32),
+        exact_ptr, exact_chars.astype(np.int32), id_rank,
+    )
+    return Tables(arrays, nodes.shape[0])

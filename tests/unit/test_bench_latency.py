@@ -1,0 +1,37 @@
+"""Percentile maths of the latency benchmark."""
+
+import numpy as np
+import pytest
+
+from service.bench.latency import percentile, summary
+
+
+@pytest.mark.parametrize("values, q, expected", [
+    ([5.0], 99, 5.0),
+    ([1.0, 2.0], 50, 1.5),
+    ([3.0, 1.0, 2.0], 50, 2.0),
+    ([1.0, 2.0, 3.0, 4.0], 0, 1.0),
+    ([1.0, 2.0, 3.0, 4.0], 100, 4.0),
+    ([1.0, 2.0, 3.0, 4.0], 95, 3.85),
+    (list(range(1, 101)), 99, 99.01),
+])
+def test_percentile_interpolates_between_closest_ranks(values, q, expected):
+    assert percentile(values, q) == pytest.approx(expected)
+
+
+def test_percentile_agrees_with_numpy_on_a_skewed_sample():
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(-3, 1, 5000).tolist()
+    for q in (50, 95, 99, 99.9):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+def test_percentile_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_summary_orders_the_tail():
+    result = summary([0.01] * 98 + [0.5, 2.0])
+    assert result["p50"] == pytest.approx(0.01)
+    assert result["p50"] <= result["p95"] <= result["p99"] <= result["max"] == 2.0

@@ -1,0 +1,116 @@
+"""The suite's report on made-up results: verdicts, tables, markdown, JSON and the PNG."""
+
+import json
+
+import pytest
+from rich.console import Console
+
+from service.bench import report
+
+
+def make_result(**overrides):
+    """A result shaped like `suite.run`'s; the numbers are invented, only the formatting is tested."""
+    accuracy = {"dedup": {"precision": 1.0, "recall": 0.99, "f1": 0.995},
+                "tagging": {"precision": 0.98, "recall": 0.95, "f1": 0.965}, "outcomes": {"enriched": 60}}
+    result = {
+        "started": "2025-09-01T12:00:00+00:00", "seconds": 150.0, "quick": True, "command": "newsflow bench --quick",
+        "machine": {"cpu": "Test CPU", "cores": 2, "memory_gb": 24.0, "kernel": "Linux 6.1"},
+        "versions": {"python": "3.11.7", "kafka": "4.4.0"},
+        "broker": "local, KRaft, one node",
+        "config": {"backlog": 20000, "rss_at": [5000, 20000], "core_messages": 2000, "rounds": 3,
+                   "latency_seconds": 15, "dup_rate": 0.3, "invalid_rate": 0.05, "seed": 1, "partitions": 4,
+                   "load_share": 0.5},
+        "core": {"messages": 2000, "rounds": 3, "datasketch_threshold": 0.3, "datasketch_tuning_f1": 0.99,
+                 "core": {**accuracy, "articles_per_second": 1000.0, "round_seconds": [2.0]},
+                 "reference": {**accuracy, "articles_per_second": 400.0, "round_seconds": [5.0],
+                               "dedup": {"precision": 1.0, "recall": 0.97, "f1": 0.985}},
+                 "speedup": 2.5},
+        "generated": {"original": 13000, "reprint": 6000, "invalid": 1000},
+        "passthrough": {"messages": 20000, "seconds": 4.0, "articles_per_second": 5000.0, "mb_per_second": 18.0,
+                        "complete": True},
+        "worker": {"articles": 20000, "seconds": 25.0, "startup_seconds": 3.0, "articles_per_second": 800.0,
+                   "outcomes": {"enriched": 13000, "duplicates": 6000, "invalid": 1000},
+                   "stage_mean_ms": {"ingest": 0.8, "dedup": 0.2}, "stage_capacity_per_second": {"ingest": 1250, "dedup": 5000},
+                   "rss_mb": {"5000": 210.0, "20000": 260.0},
+                   "timeline": [[0.5, 0, 200.0], [10.0, 5000, 210.0], [28.0, 20000, 260.0]]},
+        "latency": {"rate": 400.0, "seconds": 15, "sent": 6000, "received": 6000,
+                    "p50": 0.05, "p95": 0.2, "p99": 0.4, "max": 0.9},
+    }
+    result.update(overrides)
+    return result
+
+
+def test_targets_are_judged_against_the_issue():
+    rows = report.targets(make_result())
+    assert [row["pass"] for row in rows] == [True, False, True, True, True, True]
+    assert "80%" in rows[0]["measured"]
+    assert "2.5x" in rows[1]["measured"]
+    assert "scaled down" in rows[-1]["target"]
+    assert "+50 MB" in rows[-1]["measured"]
+
+
+@pytest.mark.parametrize("change, index, verdict", [
+    ({"latency": {"rate": 400.0, "seconds": 15, "sent": 6000, "received": 6000, "p50": 0.5, "p95": 1.0, "p99": 1.2, "max": 3}}, 4, False),
+    ({"latency": {"rate": 400.0, "seconds": 15, "sent": 6000, "received": 5000, "p50": 0.5, "p95": 0.6, "p99": 0.7, "max": 1}}, 4, False),
+    ({"latency": {"rate": 400.0, "seconds": 15, "sent": 6000, "received": 0}}, 4, False),
+])
+def test_latency_fails_when_slow_or_incomplete(change, index, verdict):
+    assert report.targets(make_result(**change))[index]["pass"] is verdict
+
+
+def test_rss_growth_over_the_limit_fails_and_the_full_run_says_nothing_about_scaling():
+    worker = {**make_result()["worker"], "rss_mb": {"50000": 300.0, "200000": 450.0}}
+    row = report.targets(make_result(worker=worker, quick=False))[-1]
+    assert row["pass"] is False
+    assert "50,000 to 200,000" in row["target"] and "scaled" not in row["target"]
+
+
+def test_without_gold_labels_tagging_is_not_judged():
+    result = make_result()
+    result["core"]["core"]["tagging"] = result["core"]["reference"]["tagging"] = None
+    row = report.targets(result)[3]
+    assert row["pass"] is None
+    console = Console(record=True, width=200)
+    for table in report.tables(result):
+        console.print(table)
+    assert "n/a" in console.export_text()
+    assert "| core |" in report.markdown(result, "benchmarks.png")
+
+
+def test_tables_show_every_measurement_and_verdict():
+    console = Console(record=True, width=220)
+    for table in report.tables(make_result()):
+        console.print(table)
+    text = console.export_text()
+    for expected in ("core pipeline, tight loop", "1,000", "aiokafka passthrough", "5,000", "full worker, drain",
+                     "0.400", "PASS", "FAIL", "0.9950"):
+        assert expected in text
+
+
+def test_markdown_names_machine_versions_commands_targets_and_chart():
+    text = report.markdown(make_result(), "benchmarks.png")
+    for expected in ("Test CPU, 2 cores", "kafka 4.4.0", "`newsflow bench --quick`", "**FAIL**", "**PASS**",
+                     "![throughput, latency and worker memory](benchmarks.png)", "| full worker, drain | 800 |",
+                     "ingest 0.80 ms (1,250/s)", "5,000 articles 210 MB"):
+        assert expected in text
+    assert "--quick" in text.splitlines()[2]
+
+
+def test_json_chart_and_docs_are_written(tmp_path):
+    result = make_result()
+    report.write_json(result, tmp_path / "results.json")
+    assert json.loads((tmp_path / "results.json").read_text())["worker"]["rss_mb"] == {"5000": 210.0, "20000": 260.0}
+    chart = tmp_path / "benchmarks.png"
+    report.write_chart(result, chart)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    written = report.write_docs(result, chart, tmp_path / "docs")
+    assert written.read_text().startswith("# Benchmarks")
+    assert (tmp_path / "docs" / "benchmarks.png").read_bytes() == chart.read_bytes()
+
+
+def test_machine_and_versions_describe_this_host():
+    info = report.machine()
+    assert info["cores"] >= 1 and info["kernel"]
+    found = report.versions("4.4.0")
+    assert found["kafka"] == "4.4.0" and found["python"].startswith("3.")
+    assert found["numba"] != "not installed"
