@@ -312,7 +312,7 @@ def test_metrics_prometheus_dashboard_and_alerts_on_a_real_run(settings_factory,
     firing = wait_for("NewsflowRulesRejected firing", lambda: [
         a for a in api.call("/alerts")["alerts"] if a["labels"]["alertname"] == "NewsflowRulesRejected" and a["state"] == "firing"
     ])
-    assert firing[0]["annotations"]["runbook_url"] == "docs/operating.md#newsflowrulesrejected"
+    assert firing[0]["annotations"]["runbook_url"] == "README.md#newsflowrulesrejected"
 
     def in_alertmanager() -> set[str]:
         received = {a["labels"]["alertname"] for a in json.loads(get(f"{am_url}/api/v2/alerts")[1])}

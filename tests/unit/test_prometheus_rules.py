@@ -58,7 +58,7 @@ def test_each_alert_says_what_to_do(alert):
     assert alert["labels"]["severity"] in {"critical", "warning"}
     doc, anchor = annotations["runbook_url"].split("#")
     headings = re.findall(r"^#+ (.+)$", (ROOT / doc).read_text(), re.M)
-    assert anchor in {h.strip().lower() for h in headings}, f"docs/operating.md has no heading {alert['alert']}"
+    assert anchor in {h.strip().lower() for h in headings}, f"README.md has no heading {alert['alert']}"
 
 
 def test_alertmanager_accepts_its_config():
