@@ -23,9 +23,8 @@ from service.core.dedup.evaluate import clustering_metrics
 from service.core.dedup_stage import article_time, decide
 from service.core.ingest import Limits, ingest
 from service.core.loop import SWEEP_EVERY, Output, Pipeline
-from service.core.rules import AlertState, RuleSet, load_rules, kb_resolver
-from service.core.tagging import Entity, Tagger, Theme, load_kb, load_themes
-from service.core.tagging.matcher import Tags
+from service.core.rules import AlertState, RuleSet, kb_resolver, load_rules
+from service.core.tagging import Entity, Tagger, Tags, Theme, load_kb, load_themes
 from service.generate import Generated, Generator
 from service.knowledge import DEFAULT_KB, DEFAULT_THEMES
 from service.rulebook import DEFAULT_RULES
@@ -143,7 +142,10 @@ class LSHIndex:
         self.next_sketch: Any = None
 
     def check_and_insert(self, fp: Any, now: float) -> Decision:
-        article_id, sketch = fp.article_id, self.next_sketch
+        return self.file(fp.article_id, self.next_sketch)
+
+    def file(self, article_id: str, sketch: Any) -> Decision:
+        """Decide on one article and insert it."""
         found = self.lsh.query(sketch)
         self.order[article_id] = len(self.order)
         if found:
@@ -247,18 +249,11 @@ def tune_threshold(messages: Sequence[Generated], config: DedupConfig = DEFAULT_
         index = LSHIndex(threshold, config.num_bins)
         filed = []
         for article_id, sketch in zip(ids, sketches):
-            index.next_sketch = sketch
-            decision = index.check_and_insert(_Named(article_id), 0.0)
-            filed.append(decision.duplicate_of or article_id)
+            filed.append(index.file(article_id, sketch).duplicate_of or article_id)
         f1 = clustering_metrics(groups, filed).f1
         if f1 > best[1]:
             best = (threshold, f1)
     return best
-
-
-class _Named:
-    def __init__(self, article_id: str) -> None:
-        self.article_id = article_id
 
 
 def tagging_accuracy(tagger: Any) -> dict[str, float] | None:
@@ -282,16 +277,18 @@ def run(count: int, rounds: int = 3, seed: int = 1, dup_rate: float = 0.3, inval
     tuning = list(Generator(max(500, count // 4), dup_rate, invalid_rate, seed + 100).messages())
     threshold, tuning_f1 = tune_threshold(tuning)
     messages = list(Generator(count, dup_rate, invalid_rate, seed).messages())
-    ours = lambda: Pipeline.in_memory(tagger, rules).process  # noqa: E731
-    theirs = lambda: ReferencePipeline(flash, rules, threshold).process  # noqa: E731
-    warmup = messages[: max(50, count // 20)]
-    stream(ours(), warmup)
-    stream(theirs(), warmup)
+    # Each round starts from empty state, as a new deployment would.
+    fresh: dict[str, Callable[[], Process]] = {
+        "core": lambda: Pipeline.in_memory(tagger, rules).process,
+        "reference": lambda: ReferencePipeline(flash, rules, threshold).process,
+    }
+    for make in fresh.values():
+        stream(make(), messages[: max(50, count // 20)])
     times: dict[str, list[float]] = {"core": [], "reference": []}
     outputs: dict[str, list[list[Output]]] = {}
     for r in range(rounds):
         on_progress(f"core loop round {r + 1}/{rounds}")
-        for name, make in (("core", ours), ("reference", theirs)):
+        for name, make in fresh.items():
             seconds, outputs[name] = stream(make(), messages)
             times[name].append(seconds)
     result: dict[str, Any] = {"messages": count, "rounds": rounds, "datasketch_threshold": threshold,

@@ -55,6 +55,20 @@ def scale_for(quick: bool, count: int | None) -> Scale:
     return replace(base, backlog=count, rss_at=(count // 4, count))
 
 
+class Phases:
+    """Wall seconds of each step, for the report's account of where a run's time went."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._at = time.monotonic()
+
+    def done(self, name: str) -> None:
+        """The step called `name` ended now; it began when the previous one ended."""
+        now = time.monotonic()
+        self.seconds[name] = now - self._at
+        self._at = now
+
+
 @contextmanager
 def broker(settings: Settings, data_dir: Path,
            on_progress: Callable[[str], None]) -> Iterator[tuple[Settings, str, str]]:
@@ -81,12 +95,16 @@ def run(settings: Settings, quick: bool, out: Path, command: str, count: int | N
     scale = scale_for(quick, count)
     out.mkdir(parents=True, exist_ok=True)
     started, clock = datetime.now(timezone.utc), time.monotonic()
+    phases = Phases()
     on_progress(f"core loop and stock-library reference on {scale.core_messages:,} messages")
     core = core_loop.run(scale.core_messages, scale.rounds, SEED, DUP_RATE, INVALID_RATE, on_progress)
+    phases.done("core loop and reference")
     with broker(settings, out / "kafka", on_progress) as (connected, broker_label, kafka):
+        phases.done("broker start")
         connected = isolated(connected, "bench").model_copy(
             update={"web_port": free_port(), "data_dir": out / "state"})
-        measured = _on_broker(connected, scale, out, on_progress)
+        measured = _on_broker(connected, scale, out, phases, on_progress)
+    phases.done("broker stop")
     shutil.rmtree(out / "state", ignore_errors=True)
     result = {
         "started": started.isoformat(timespec="seconds"),
@@ -100,29 +118,36 @@ def run(settings: Settings, quick: bool, out: Path, command: str, count: int | N
                    "partitions": settings.topic_partitions, "load_share": LOAD_SHARE},
         "core": core,
         **measured,
+        "phases": phases.seconds,
     }
     report.write_json(result, out / "results.json")
     return result
 
 
-def _on_broker(settings: Settings, scale: Scale, out: Path, on_progress: Callable[[str], None]) -> dict[str, Any]:
+def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
+               on_progress: Callable[[str], None]) -> dict[str, Any]:
     names = TopicNames.from_settings(settings)
     asyncio.run(ensure_topics(settings))
     on_progress(f"pushing {scale.backlog:,} generated messages onto {names.raw}")
     generated = Generator(scale.backlog, DUP_RATE, INVALID_RATE, SEED).messages()
     pushed, labels = asyncio.run(push_messages(settings, generated))
     count = len(pushed.sent)
+    phases.done("generate and push")
     on_progress(f"aiokafka passthrough of {count:,} messages")
     copied = asyncio.run(passthrough.run(settings, names.raw, count, settings.topic_partitions))
+    phases.done("passthrough")
     # Made before the worker starts: loading the generator's material takes a second.
     fresh = Generator(10_000_000, DUP_RATE, INVALID_RATE, SEED + 1).messages()
     worker = WorkerProcess(settings, out / "worker.log")
     try:
         on_progress(f"draining {count:,} messages through one worker")
         drained = drain(settings, worker, count, [n for n in scale.rss_at if n <= count], on_progress=on_progress)
+        phases.done("worker start and drain")
         rate = LOAD_SHARE * drained["articles_per_second"]
         on_progress(f"paced load at {rate:,.0f}/s for {scale.latency_seconds:.0f} s")
         lat = asyncio.run(latency.measure(settings, fresh, rate, scale.latency_seconds))
+        phases.done("latency")
     finally:
         worker.stop()
+    phases.done("worker stop")
     return {"generated": dict(labels), "passthrough": copied, "worker": drained, "latency": lat}

@@ -92,45 +92,44 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
           timeout: float = 3600.0, on_progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Wait until the worker has published `expected` more outcomes than when called.
 
-    Articles/s run from the first outcome seen to the last, so the worker's start-up is left
-    out. The worker's RSS is sampled on every poll and reported at each count in `rss_at`.
+    Articles/s run from the first poll that sees outcomes to the last, so the worker's start-up
+    is left out. The worker's RSS is sampled on every poll and reported at each count in `rss_at`.
     """
     names = TopicNames.from_settings(settings)
     base = asyncio.run(outcome_ends(settings))
+    called = time.monotonic()
     worker.wait_ready()
-    ready = time.monotonic()
-    timeline: list[tuple[float, int, float]] = []  # seconds since ready, outcomes, RSS MB
+    timeline: list[tuple[float, int, float]] = []  # seconds since the call, outcomes, RSS MB
     rss_samples: dict[int, float] = {}
     pending = sorted(rss_at)
-    last_report = [ready]
+    last_report = [called]
 
     def on_poll(totals: dict[str, int]) -> bool:
         worker.check()
         done = sum(totals[t] - base[t] for t in names.outcomes())
         now = time.monotonic()
         rss = rss_mb(worker.proc.pid)
-        timeline.append((now - ready, done, rss))
+        timeline.append((now - called, done, rss))
         while pending and done >= pending[0]:
             rss_samples[pending.pop(0)] = rss
         if now - last_report[0] > 10:
             last_report[0] = now
             on_progress(f"worker: {done:,}/{expected:,} outcomes, RSS {rss:.0f} MB")
-        if now - ready > timeout:
+        if now - called > timeout:
             raise NewsflowError(f"the worker published {done} of {expected} outcomes in {timeout:.0f}s")
         return done >= expected
 
     totals = asyncio.run(_poll_ends(settings, on_poll, POLL_SECONDS))
-    first = next(t for t, done, _ in timeline if done > 0)
-    last = timeline[-1][0]
+    first, first_done = next((t, done) for t, done, _ in timeline if done > 0)
+    last, processed = timeline[-1][:2]
     url = f"http://{settings.web_host}:{settings.web_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         means = stage_means(response.read().decode())
-    processed = timeline[-1][1]
     return {
         "articles": processed,
         "seconds": last - first,
         "startup_seconds": first,
-        "articles_per_second": processed / (last - first) if last > first else 0.0,
+        "articles_per_second": (processed - first_done) / (last - first) if last > first else 0.0,
         "outcomes": {topic.rsplit(".", 1)[-1]: totals[topic] - base[topic] for topic in names.outcomes()},
         "stage_mean_ms": {k: v * 1000 for k, v in means.items()},
         "stage_capacity_per_second": {k: 1 / v for k, v in means.items() if v},

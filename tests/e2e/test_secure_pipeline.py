@@ -53,7 +53,7 @@ def with_user(settings: Settings, secure, user: str) -> Settings:
     )
 
 
-# The ACLs of docs/security.md, per role: the test runs each role with nothing more.
+# The ACLs of the README ("Deployment security"), per role: the test runs each role with nothing more.
 def worker_acls(settings: Settings) -> list[Acl]:
     names, user = TopicNames.from_settings(settings), WORKER_USER
     return [

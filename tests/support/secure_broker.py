@@ -25,7 +25,7 @@ from service.settings import Settings
 from tests.support.broker import REQUIRE_BROKER, free_port
 
 MECHANISM = "SCRAM-SHA-512"
-# SCRAM users, one per role of docs/security.md: a super user for operators, the worker,
+# SCRAM users, one per role of the README ("Deployment security"): a super user for operators, the worker,
 # a producer of raw articles and a publisher of alert rules.
 ADMIN_USER, WORKER_USER, PRODUCER_USER, RULES_USER = "admin", "newsflow", "ingest", "rules-publisher"
 USERS = (ADMIN_USER, WORKER_USER, PRODUCER_USER, RULES_USER)

@@ -35,6 +35,7 @@ def make_result(**overrides):
                    "timeline": [[0.5, 0, 200.0], [10.0, 5000, 210.0], [28.0, 20000, 260.0]]},
         "latency": {"rate": 400.0, "seconds": 15, "sent": 6000, "received": 6000,
                     "p50": 0.05, "p95": 0.2, "p99": 0.4, "max": 0.9},
+        "phases": {"core loop and reference": 40.0, "broker start": 8.0, "worker start and drain": 30.0},
     }
     result.update(overrides)
     return result
@@ -91,7 +92,8 @@ def test_markdown_names_machine_versions_commands_targets_and_chart():
     text = report.markdown(make_result(), "benchmarks.png")
     for expected in ("Test CPU, 2 cores", "kafka 4.4.0", "`newsflow bench --quick`", "**FAIL**", "**PASS**",
                      "![throughput, latency and worker memory](benchmarks.png)", "| full worker, drain | 800 |",
-                     "ingest 0.80 ms (1,250/s)", "5,000 articles 210 MB"):
+                     "ingest 0.80 ms (1,250/s)", "5,000 articles 210 MB",
+                     "core loop and reference 40 s, broker start 8 s"):
         assert expected in text
     assert "--quick" in text.splitlines()[2]
 

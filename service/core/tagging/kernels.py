@@ -3,10 +3,11 @@
 The automaton is Aho-Corasick over symbols: 0 is a separator (a folded space), 1 any word
 character no key contains, 2 and up each character the keys contain. States are numbered
 breadth first. The shallow ones, where a scan spends nearly all its steps, have dense rows
-(`dense[s, symbol]`, failure links already applied) up to a fixed memory budget; deeper
-ones keep their children in one window of `cells` (`nodes[s] = lo, hi, base, fail`) and
-follow failure links on a miss. Memory stays linear in the number of states whatever the
-alphabet. Keys are " words ", so every match ends on a separator and starts at a word.
+up to a fixed memory budget: `table[row + symbol]` is the next state's code, its row offset
+shifted left once, plus 1 when a key ends there. Deeper states keep their children in one
+window of `cells` (`nodes[s] = lo, hi, base, fail`) and follow failure links on a miss, so
+memory stays linear in the number of states whatever the alphabet. Keys are " words ", so
+every match ends on a separator and starts at a word.
 
 They all live in this one module because numba's cache only notices edits to the file that
 defines a cached function, not to the kernels it calls (see service/core/dedup/mix.py).
@@ -25,6 +26,7 @@ SEP, OTHER = 0, 1
 # A symbol table's answer for a character whose fold depends on its context: fold in Python.
 NEEDS_FOLD = -1
 _LO, _HI, _BASE, _FAIL = range(4)
+_LANES = 8
 
 # Character classes for the unlinked-name scan, one bit each: the pattern's capitals and
 # lower-case letters (Latin, with Spanish accents), the space, and "folds to a separator"
@@ -118,10 +120,10 @@ def build_trie(key_syms: np.ndarray, key_ptr: np.ndarray) -> tuple[np.ndarray, n
 @_compiled
 def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term: np.ndarray,
                     dense_states: int, n_syms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """From `build_trie`, states renumbered breadth first: `dense` rows for the first
-    `dense_states`, `nodes` (lo, hi, base, fail) and `cells` for all, the key ending at each
-    state (`term`, -1 for none), the first state on its failure chain where a key ends
-    (`out`, -1 for none) and, for such a state, the next one (`next_out`)."""
+    """From `build_trie`, states renumbered breadth first: the encoded `table` of dense rows
+    for the first `dense_states`, `nodes` (lo, hi, base, fail) and `cells` for all, the key
+    ending at each state (`term`, -1 for none), the first state on its failure chain where a
+    key ends (`out`, -1 for none) and, for such a state, the next one (`next_out`)."""
     n = parent.size
     order = np.argsort(depth, kind="mergesort")
     renumber = np.empty(n, np.int32)
@@ -147,7 +149,8 @@ def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term
     new_term = np.full(n, -1, np.int32)
     out = np.full(n, -1, np.int32)
     next_out = np.full(n, -1, np.int32)
-    dense = np.zeros((min(dense_states, n), n_syms), np.int32)
+    n_dense = min(dense_states, n)
+    table = np.zeros(n_dense * n_syms, np.int32)  # next states first, encoded below
     for v in range(n):
         old = order[v]
         new_term[v] = term[old]
@@ -158,28 +161,48 @@ def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term
             nodes[v, _FAIL] = fail
             next_out[v] = out[fail]
             out[v] = v if new_term[v] >= 0 else out[fail]
-        if v < dense.shape[0]:
+        if v < n_dense:
+            row = v * n_syms
             if v:
-                dense[v] = dense[nodes[v, _FAIL]]
+                fail_row = nodes[v, _FAIL] * n_syms
+                table[row:row + n_syms] = table[fail_row:fail_row + n_syms]
             for a in range(nodes[v, _LO], nodes[v, _HI] + 1):
                 child = cells[nodes[v, _BASE] + a - nodes[v, _LO]]
                 if child >= 0:
-                    dense[v, a] = child
-    return dense, nodes, cells, new_term, out, next_out
+                    table[row + a] = child
+    for k in range(table.size):
+        table[k] = _encode(table[k], n_dense, n_syms, out)
+    return table, nodes, cells, new_term, out, next_out
+
+
+@_inlined
+def _encode(state: int, n_dense: int, n_syms: int, out: np.ndarray) -> int:
+    base = state * n_syms if state < n_dense else n_dense * n_syms + state - n_dense
+    return (base << 1) | (1 if out[state] >= 0 else 0)
+
+
+@_inlined
+def _decode(code: int, n_dense: int, n_syms: int) -> int:
+    base = code >> 1
+    return base // n_syms if base < n_dense * n_syms else base - n_dense * n_syms + n_dense
 
 
 @_compiled
-def _next(dense: np.ndarray, nodes: np.ndarray, cells: np.ndarray, state: int, sym: int) -> int:
+def _next(table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, code: int,
+          sym: int) -> int:
+    """The code of the state after the state coded `code` reads `sym`."""
+    n_dense = table.size // n_syms
+    state = _decode(code, n_dense, n_syms)
     if sym == OTHER:
         return 0
-    while state >= dense.shape[0]:
+    while state >= n_dense:
         lo = nodes[state, _LO]
         if lo <= sym <= nodes[state, _HI]:
             child = cells[nodes[state, _BASE] + sym - lo]
             if child >= 0:
-                return child
+                return _encode(child, n_dense, n_syms, out)
         state = nodes[state, _FAIL]
-    return dense[state, sym]
+    return table[state * n_syms + sym]
 
 
 @_compiled
@@ -217,79 +240,100 @@ def _symbols(folded: str, prefolded: bool, text: str, syms: np.ndarray, classes:
     return n_capitals
 
 
-@_compiled
-def _emit(found: np.ndarray, count: int, ending: int, i: int, next_out: np.ndarray, term: np.ndarray,
-          key_len: np.ndarray) -> int:
+@_inlined
+def _emit(found: np.ndarray, lane: int, count: int, code: int, i: int, n_syms: int, n_dense: int, out: np.ndarray,
+          next_out: np.ndarray, term: np.ndarray, key_len: np.ndarray) -> int:
+    room = found.shape[0] // _LANES
+    ending = out[_decode(code, n_dense, n_syms)]
     while ending >= 0:
-        if count < found.shape[0]:
+        if count < room:
             key = term[ending]
-            found[count, 0], found[count, 1], found[count, 2] = i - key_len[key] + 2, i, key
+            row = lane * room + count
+            found[row, 0], found[row, 1], found[row, 2] = i - key_len[key] + 2, i, key
         count += 1
         ending = next_out[ending]
     return count
 
 
 @_compiled
-def _scan(syms: np.ndarray, n: int, found: np.ndarray, lookback: int, dense: np.ndarray, nodes: np.ndarray,
-          cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray, key_len: np.ndarray) -> int:
-    """Fills `found` with (start, stop, key) of every whole-word occurrence of every key in
-    the text whose symbols are `syms[:n]`, in no particular order; `syms[n]` is a separator
-    and `lookback + 2` more are OTHER. Returns how many occurrences there are: more than fit
-    means call again with room for them.
+def _scan(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, lookback: int, table: np.ndarray,
+          n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray,
+          term: np.ndarray, key_len: np.ndarray) -> None:
+    """(start, stop, key) of every whole-word occurrence of every key in the text whose
+    symbols are `syms[:n]`; `syms[n]` is a separator and the rest of `syms` OTHER padding.
+    Lane j writes its `counts[j]` occurrences (by stop, then longest first) from row
+    `j * len(found) // _LANES` of `found`; a count beyond that room means: call again with more.
 
-    Each step waits for the table load of the step before, so four lanes scan four segments
-    in lockstep and their loads overlap. A lane starts `lookback` (the longest key) symbols
-    before its segment: the automaton's state depends on no more, so it is exact by the time
-    the segment begins. Lanes read past their segment's end into the next one or the padding;
-    only the rare emissions check whose position it is.
+    Each step waits for the table load of the step before, so `_LANES` lanes scan as many
+    segments in lockstep and their loads overlap. A lane starts `lookback` (the longest key)
+    symbols before its segment: the automaton's state depends on no more, so it is exact by
+    the time the segment begins. Lanes read past their segment's end into the next one or the
+    padding; only the rare emissions check whose position it is.
     """
-    f0, f1, f2, f3, f4 = 0, (n + 1) // 4, (n + 1) // 2, 3 * (n + 1) // 4, n + 1
-    b0, b1, b2, b3 = 0, max(0, f1 - lookback), max(0, f2 - lookback), max(0, f3 - lookback)
-    steps = max(f1 - b0, f2 - b1, f3 - b2, f4 - b3)
-    # Position -1 is the separator before the text.
-    start = _next(dense, nodes, cells, 0, SEP)
-    s0 = start
-    s1 = start if b1 == 0 else 0
-    s2 = start if b2 == 0 else 0
-    s3 = start if b3 == 0 else 0
-    n_dense = dense.shape[0]
-    count = 0
+    first = np.empty(_LANES + 1, np.int64)  # where each lane's segment starts; positions run to n
+    begin = np.empty(_LANES, np.int64)  # where it starts reading
+    code = np.empty(_LANES, np.int64)
+    for j in range(_LANES + 1):
+        first[j] = j * (n + 1) // _LANES
+    steps = 0
+    for j in range(_LANES):
+        begin[j] = max(0, first[j] - lookback)
+        # Position -1 is the separator before the text.
+        code[j] = table[SEP] if begin[j] == 0 else 0
+        steps = max(steps, first[j + 1] - begin[j])
+    if begin.max() + steps > syms.size:
+        raise ValueError("symbols need more padding")
+    dense_end = table.size  # a code's row offset below this is a dense row
+    n_dense = table.size // n_syms
+    counts[:] = 0
     for t in range(steps):
-        a0, a1, a2, a3 = syms[b0 + t], syms[b1 + t], syms[b2 + t], syms[b3 + t]
-        s0 = dense[s0, a0] if s0 < n_dense else _next(dense, nodes, cells, s0, a0)
-        s1 = dense[s1, a1] if s1 < n_dense else _next(dense, nodes, cells, s1, a1)
-        s2 = dense[s2, a2] if s2 < n_dense else _next(dense, nodes, cells, s2, a2)
-        s3 = dense[s3, a3] if s3 < n_dense else _next(dense, nodes, cells, s3, a3)
-        e0, e1, e2, e3 = out[s0], out[s1], out[s2], out[s3]
-        # Only states entered on a separator end keys; -1 (no key) has the sign bit set.
-        if (e0 & e1 & e2 & e3) >= 0:
-            if e0 >= 0 and f0 <= b0 + t < f1:
-                count = _emit(found, count, e0, b0 + t, next_out, term, key_len)
-            if e1 >= 0 and f1 <= b1 + t < f2:
-                count = _emit(found, count, e1, b1 + t, next_out, term, key_len)
-            if e2 >= 0 and f2 <= b2 + t < f3:
-                count = _emit(found, count, e2, b2 + t, next_out, term, key_len)
-            if e3 >= 0 and f3 <= b3 + t < f4:
-                count = _emit(found, count, e3, b3 + t, next_out, term, key_len)
-    return count
+        ended = deep = 0
+        # No call in this loop: it would keep the lanes' codes out of registers.
+        for j in range(_LANES):
+            row = code[j] >> 1
+            if row < dense_end:
+                c = table[row + syms[begin[j] + t]]
+                code[j] = c
+                ended |= c
+            else:
+                deep = 1
+        if deep:
+            for j in range(_LANES):
+                if code[j] >> 1 >= dense_end:
+                    code[j] = _next(table, n_syms, nodes, cells, out, code[j], syms[begin[j] + t])
+                    ended |= code[j]
+        if ended & 1:
+            for j in range(_LANES):
+                i = begin[j] + t
+                if code[j] & 1 and first[j] <= i < first[j + 1]:
+                    counts[j] = _emit(found, j, counts[j], code[j], i, n_syms, n_dense, out, next_out, term, key_len)
 
 
 @_compiled
-def _occurrences(syms: np.ndarray, n: int, lookback: int, dense: np.ndarray, nodes: np.ndarray, cells: np.ndarray,
-                 out: np.ndarray, next_out: np.ndarray, term: np.ndarray, key_len: np.ndarray) -> np.ndarray:
-    """`_scan`'s occurrences as an array."""
-    found = np.empty((16 + n // 8, 3), np.int32)
-    count = _scan(syms, n, found, lookback, dense, nodes, cells, out, next_out, term, key_len)
-    if count > found.shape[0]:
-        found = np.empty((count, 3), np.int32)
-        count = _scan(syms, n, found, lookback, dense, nodes, cells, out, next_out, term, key_len)
-    return found[:count]
+def _occurrences(syms: np.ndarray, n: int, lookback: int, table: np.ndarray, n_syms: int, nodes: np.ndarray,
+                 cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray,
+                 key_len: np.ndarray) -> np.ndarray:
+    """`_scan`'s occurrences, ordered by stop then longest first."""
+    room = 4 + n // 64
+    found = np.empty((_LANES * room, 3), np.int32)
+    counts = np.empty(_LANES, np.int64)
+    _scan(syms, n, found, counts, lookback, table, n_syms, nodes, cells, out, next_out, term, key_len)
+    if counts.max() > room:
+        room = counts.max()
+        found = np.empty((_LANES * room, 3), np.int32)
+        _scan(syms, n, found, counts, lookback, table, n_syms, nodes, cells, out, next_out, term, key_len)
+    ordered = np.empty((counts.sum(), 3), np.int32)
+    at = 0
+    for lane in range(_LANES):
+        ordered[at:at + counts[lane]] = found[lane * room:lane * room + counts[lane]]
+        at += counts[lane]
+    return ordered
 
 
 @_compiled
 def _padded(n: int, lookback: int) -> np.ndarray:
     """Room for `n` symbols, then what `_scan` reads past them."""
-    syms = np.full(n + lookback + 3, OTHER, np.int32)
+    syms = np.full(n + lookback + (n + 1) // _LANES + 4, OTHER, np.int32)
     syms[n] = SEP
     return syms
 
@@ -302,6 +346,12 @@ def _same_text(text: str, start: int, stop: int, chars: np.ndarray, first: int, 
         if _get_code_point(text, start + k) != chars[first + k]:
             return False
     return True
+
+
+@_inlined
+def _before(spans: np.ndarray, a: int, b: int) -> bool:
+    """Whether span `a` starts before span `b`, or at the same place and is longer."""
+    return spans[a, 0] < spans[b, 0] or (spans[a, 0] == spans[b, 0] and spans[a, 1] > spans[b, 1])
 
 
 @_compiled
@@ -337,8 +387,17 @@ def _spans(text: str, found: np.ndarray, column: int, theme_hits: np.ndarray, en
         if n_entries > first:
             spans[n_spans, 0], spans[n_spans, 1], spans[n_spans, 2], spans[n_spans, 3] = start, stop, first, n_entries
             n_spans += 1
-    # Leftmost first, then longest: `Sinaloa Cartel` wins over `Sinaloa`.
-    order = np.argsort(spans[:n_spans, 0].astype(np.int64) * (2**31) - (spans[:n_spans, 1] - spans[:n_spans, 0]))
+    # Leftmost first, then longest: `Sinaloa Cartel` wins over `Sinaloa`. The spans come by
+    # stop, so only spans within a key's length of each other are out of order: an insertion
+    # sort does little work.
+    order = np.arange(n_spans)
+    for j in range(1, n_spans):
+        moving = order[j]
+        k = j
+        while k > 0 and _before(spans, moving, order[k - 1]):
+            order[k] = order[k - 1]
+            k -= 1
+        order[k] = moving
     chosen = np.empty((n_spans, 4), np.int32)
     n_chosen, last_end = 0, -1
     for j in order:
@@ -357,6 +416,27 @@ def _same_span(text: str, start: int, stop: int, other: int, other_stop: int) ->
         if _get_code_point(text, start + k) != _get_code_point(text, other + k):
             return False
     return True
+
+
+@_compiled
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending."""
+    if values.size > 32:
+        return np.unique(values)
+    # Usually a handful: an insertion sort beats np.unique's overhead.
+    out = np.empty(values.size, values.dtype)
+    n = 0
+    for v in values:
+        k = n
+        while k > 0 and out[k - 1] > v:
+            k -= 1
+        if k > 0 and out[k - 1] == v:
+            continue
+        for m in range(n, k, -1):
+            out[m] = out[m - 1]
+        out[k] = v
+        n += 1
+    return out[:n]
 
 
 @_inlined
@@ -506,8 +586,8 @@ def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
 @_compiled
 def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_folded: str, body_prefolded: bool,
         sym_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray,
-        dense: np.ndarray, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray,
-        key_len: np.ndarray, entry_ptr: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray, e_exact: np.ndarray,
+        table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray,
+        term: np.ndarray, key_len: np.ndarray, entry_ptr: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray, e_exact: np.ndarray,
         exact_ptr: np.ndarray, exact_chars: np.ndarray, id_rank: np.ndarray, n_themes: int) -> np.ndarray:
     """One article, packed in one int64 array (the caller builds the records):
 
@@ -530,22 +610,24 @@ def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_fo
     body_ok = n_capitals >= 0
     if not (title_ok and body_ok):
         return np.array([(0 if title_ok else 1) | (0 if body_ok else 2)], np.int64)
-    title_found = _occurrences(title_syms, len(title), lookback, dense, nodes, cells, out, next_out, term, key_len)
-    body_found = _occurrences(body_syms, len(body), lookback, dense, nodes, cells, out, next_out, term, key_len)
+    title_found = _occurrences(title_syms, len(title), lookback, table, n_syms, nodes, cells, out, next_out, term,
+                               key_len)
+    body_found = _occurrences(body_syms, len(body), lookback, table, n_syms, nodes, cells, out, next_out, term,
+                              key_len)
     theme_hits = np.zeros((n_themes, 2), np.int64)
     title_spans, title_entries, title_context = _spans(
         title, title_found, 0, theme_hits, entry_ptr, e_kind, e_index, e_exact, exact_ptr, exact_chars)
     body_spans, body_entries, body_context = _spans(
         body, body_found, 1, theme_hits, entry_ptr, e_kind, e_index, e_exact, exact_ptr, exact_chars)
-    context = np.unique(np.concatenate((title_context, body_context)))
+    context = _distinct(np.concatenate((title_context, body_context)))
     strong = np.empty(title_entries.size + body_entries.size, np.int32)
     n_strong = _strong(title_spans, title_entries, e_kind, e_index, strong, 0)
     n_strong = _strong(body_spans, body_entries, e_kind, e_index, strong, n_strong)
-    strong = np.unique(strong[:n_strong])
+    strong = _distinct(strong[:n_strong])
     title_links = _resolve(title_spans, title_entries, e_kind, e_index, strong, context)
     body_links = _resolve(body_spans, body_entries, e_kind, e_index, strong, context)
 
-    found = np.unique(np.concatenate((title_links[:, 2], body_links[:, 2])))
+    found = _distinct(np.concatenate((title_links[:, 2], body_links[:, 2])))
     in_title = np.zeros(found.size, np.int64)
     mentions = np.zeros(found.size, np.int64)
     for j in range(title_links.shape[0]):

@@ -102,37 +102,36 @@ class Tagger:
             title_folded, body_folded = bool(packed[0] & 1), bool(packed[0] & 2)
             packed = self._tag(title, fold(title) if title_folded else title, title_folded,
                                body, fold(body) if body_folded else body, body_folded, *arrays, n_themes).tolist()
-        _, n_entities, n_themes_hit, n_mentions, n_names = packed[:5]
+        _, n_entities, n_themes_hit, n_mentions, _ = packed[:5]
         themes_at = 5 + 4 * n_entities
         spans_at = themes_at + 3 * n_themes_hit
         names_at = spans_at + 2 * n_mentions
-        spans = packed[spans_at:names_at]
-        mentions = [{"start": s, "end": e, "text": body[s:e]} for s, e in zip(spans[::2], spans[1::2])]
-        entities, first = [], 0
-        records = self._records
-        for at in range(5, themes_at, 4):
-            index, count, in_title, n = packed[at:at + 4]
+        pairs = iter(packed[spans_at:names_at])
+        mentions = [{"start": s, "end": e, "text": body[s:e]} for s, e in zip(pairs, pairs)]
+        entities, first, records = [], 0, self._records
+        for index, count, in_title, n in zip(*[iter(packed[5:themes_at])] * 4):
             ident, name, type_, subtype, designations = records[index]
             entities.append({"id": ident, "name": name, "type": type_, "subtype": subtype,
-                             "designations": [dict(d) for d in designations], "count": count,
+                             "designations": [*map(dict, designations)] if designations else [], "count": count,
                              "mentions": mentions[first:first + n], "in_title": in_title == 1})
             first += n
-        names = packed[names_at:]
+        pairs = iter(packed[names_at:])
         return Tags(
             entities=entities,
             themes=self._themes(packed[themes_at:spans_at]),
-            unlinked=[body[s:e] for s, e in zip(names[::2], names[1::2])],
+            unlinked=[body[s:e] for s, e in zip(pairs, pairs)],
         )
 
     def _themes(self, hits: list[int]) -> list[dict[str, Any]]:
         out = []
-        for at in range(0, len(hits), 3):
-            index, title_hits, body_hits = hits[at:at + 3]
+        for index, title_hits, body_hits in zip(*[iter(hits)] * 3):
             # A headline hit says more about what the article is about than one in passing.
             weighted = 2 * title_hits + body_hits
-            out.append({
-                "id": self.themes[index].id,
-                "score": round(weighted / (weighted + 3), 3),
-                "hits": title_hits + body_hits,
-            })
-        return sorted(out, key=lambda t: (-t["score"], t["id"]))
+            out.append({"id": self.themes[index].id, "score": round(weighted / (weighted + 3), 3),
+                        "hits": title_hits + body_hits})
+        out.sort(key=_theme_order)
+        return out
+
+
+def _theme_order(theme: dict[str, Any]) -> tuple[float, str]:
+    return -theme["score"], theme["id"]

@@ -51,7 +51,7 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str]) -> Table
     key_len = np.fromiter(map(len, ordered), np.int32, len(ordered))
     key_ptr = np.zeros(len(ordered) + 1, np.int32)
     np.cumsum(key_len, out=key_ptr[1:])
-    dense, nodes, cells, term, out, next_out = kernels.build_automaton(
+    table, nodes, cells, term, out, next_out = kernels.build_automaton(
         *kernels.build_trie(key_syms, key_ptr), max(1, DENSE_BYTES // (4 * n_syms)), n_syms)
 
     entry_ptr, kinds, indexes, exacts = [0], [], [], []
@@ -70,7 +70,7 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str]) -> Table
     id_rank[sorted(range(len(entity_ids)), key=entity_ids.__getitem__)] = np.arange(len(entity_ids))
     arrays = (
         sym_bmp, key_sym_bmp, astral_chars, astral_syms,
-        dense, nodes, cells, out, next_out, term, key_len, np.array(entry_ptr, np.int32),
+        table, np.int64(n_syms), nodes, cells, out, next_out, term, key_len, np.array(entry_ptr, np.int32),
         np.array(kinds, np.int32), np.array(indexes, np.int32), np.array(exacts, np.int32),
         exact_ptr, exact_chars.astype(np.int32), id_rank,
     )
