@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test test-unit test-integration test-e2e chaos venv jars system-deps clean
+.PHONY: demo test test-unit test-integration test-e2e chaos fuzz venv jars system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: jars system-deps
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit
+
+# The hostile-input properties on 10,000 inputs each instead of 100 (tens of minutes), with
+# hypothesis's statistics; no per-test timeout, which would cut the long runs short.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit/test_hostile_input.py -k "not linear" \
+	  --timeout=0 --hypothesis-show-statistics
 
 test-integration: jars
 	$(BIN)/python -m pytest tests/integration

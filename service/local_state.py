@@ -5,7 +5,22 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from rocksdict import Rdict
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict
+
+_MIB = 1024 * 1024
+
+
+def _options() -> Options:
+    # Bounded RAM per store (RocksDB's defaults let memtables reach 128 MiB): the derived
+    # lookups hold the whole retention window and must not grow the worker's RSS with it.
+    options = Options()
+    options.create_if_missing(True)
+    options.set_write_buffer_size(16 * _MIB)
+    options.set_max_write_buffer_number(2)
+    table = BlockBasedOptions()
+    table.set_block_cache(Cache(32 * _MIB))
+    options.set_block_based_table_factory(table)
+    return options
 
 
 class LocalMapping(MutableMapping):
@@ -18,7 +33,7 @@ class LocalMapping(MutableMapping):
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = Rdict(str(path))
+        self._db = Rdict(str(path), options=_options())
 
     def __getitem__(self, key: str) -> Any:
         value = self._db.get(key)
@@ -49,7 +64,7 @@ class LocalMapping(MutableMapping):
         self._db.close()
         Rdict.destroy(str(self.path))
         shutil.rmtree(self.path, ignore_errors=True)
-        self._db = Rdict(str(self.path))
+        self._db = Rdict(str(self.path), options=_options())
 
     def close(self) -> None:
         self._db.close()

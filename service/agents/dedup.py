@@ -17,6 +17,7 @@ from service.alert_log import sent_updates
 from service.consumer import end_offsets
 from service.core.alert_stage import decide_alerts, forget_stories, to_send
 from service.core.dedup_stage import decide
+from service.core.loop import SWEEP_EVERY
 from service.core.rules import AlertState
 from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
 from service.metrics import METRICS
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 STAGE = "dedup"
 INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
 ALERTS = AlertState(tables.alert_windows, tables.alert_state)
-SWEEP_EVERY = 1000
 # Alert events of a replay are checked against the alerts topic from this long before the
 # first replayed request was written (clock skew between hosts).
 REPLAY_SLACK_MS = 60_000

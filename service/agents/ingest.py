@@ -8,9 +8,8 @@ from datetime import datetime, timezone
 from service import codec, topics
 from service.app import app, settings
 from service.core.dedup import DedupConfig
-from service.core.alert_stage import match_records
-from service.core.pipeline import enrich
-from service.core.ingest import Limits, Rejected, dead_letter, ingest
+from service.core.pipeline import prepare
+from service.core.ingest import Limits, Rejected, dead_letter
 from service.knowledge import KnowledgeBase
 from service.metrics import METRICS
 from service.rulebook import DEFAULT_RULES, Rulebook
@@ -45,15 +44,14 @@ def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Send:
     """The core calls, with a last guard: a bug in the core becomes a dead letter, not a crash."""
     now = datetime.now(timezone.utc)
     try:
-        outcome = ingest(value, key, source, now, LIMITS)
-        if outcome.article is not None:
-            request = enrich(outcome.article, KNOWLEDGE.tagger, DEDUP_CONFIG)
-            request["rules"] = match_records(RULEBOOK.rules, request["article"])
+        prepared = prepare(value, key, source, now, LIMITS, KNOWLEDGE.tagger, RULEBOOK.rules, DEDUP_CONFIG)
+        if prepared.request is not None:
+            request = prepared.request
             for entity in request["article"]["entities"]:
                 METRICS.entities_tagged.labels(entity["type"]).inc()
                 METRICS.entity_mentions.inc(entity["id"], entity["name"], entity["type"])
-            return Send("valid", outcome.article.id.encode(), codec.dumps(request))
-        dead = outcome.dead
+            return Send("valid", request["article"]["id"].encode(), codec.dumps(request))
+        dead = prepared.dead
     except Exception as e:
         log.exception("internal error on %s/%s@%s", source.topic, source.partition, source.offset)
         detail = ErrorDetail(code="internal_error", message=f"newsflow failed on this message: {e!r}")

@@ -176,7 +176,7 @@ def write_chart(result: dict[str, Any], path: Path) -> None:
     right.plot([done for _, done, _ in timeline], [rss for _, _, rss in timeline], color="#2b6cb0")
     for at, rss in result["worker"]["rss_mb"].items():
         right.plot([int(at)], [rss], "o", color="#c53030")
-        right.annotate(f"{rss:.0f} MB", (int(at), rss), textcoords="offset points", xytext=(-20, 8))
+        right.annotate(f"{rss:.0f} MB", (int(at), rss), textcoords="offset points", xytext=(-50, 8))
     right.set_title("Worker RSS (MB) while draining")
     right.set_xlabel("outcomes published")
     fig.suptitle(("Quick run: " if result["quick"] else "") + f"newsflow bench, {result['started']}")

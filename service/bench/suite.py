@@ -17,10 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from service.admin import ensure_topics
 from service.bench import core_loop, latency, passthrough, report
 from service.bench.chaos import free_port
 from service.bench.worker import drain, isolated, push_messages
+from service.errors import NewsflowError
 from service.generate import Generator
 from service.kafka_local import LocalKafka, kafka_version
 from service.settings import Settings
@@ -99,13 +102,18 @@ def run(settings: Settings, quick: bool, out: Path, command: str, count: int | N
     on_progress(f"core loop and stock-library reference on {scale.core_messages:,} messages")
     core = core_loop.run(scale.core_messages, scale.rounds, SEED, DUP_RATE, INVALID_RATE, on_progress)
     phases.done("core loop and reference")
-    with broker(settings, out / "kafka", on_progress) as (connected, broker_label, kafka):
-        phases.done("broker start")
-        connected = isolated(connected, "bench").model_copy(
-            update={"web_port": free_port(), "data_dir": out / "state"})
-        measured = _on_broker(connected, scale, out, phases, on_progress)
-    phases.done("broker stop")
-    shutil.rmtree(out / "state", ignore_errors=True)
+    try:
+        with broker(settings, out / "kafka", on_progress) as (connected, broker_label, kafka):
+            phases.done("broker start")
+            connected = isolated(connected, "bench").model_copy(
+                update={"web_port": free_port(), "data_dir": out / "state"})
+            measured = _on_broker(connected, scale, out, phases, on_progress)
+        phases.done("broker stop")
+    except KafkaError as e:
+        done = ", ".join(phases.seconds) or "nothing"
+        raise NewsflowError(f"Kafka failed the benchmark after: {done}: {e!r} (worker log in {out})") from e
+    finally:
+        shutil.rmtree(out / "state", ignore_errors=True)
     result = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": time.monotonic() - clock,

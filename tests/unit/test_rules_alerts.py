@@ -178,3 +178,29 @@ def test_match_without_rule_entities_still_decides():
     (match,) = rs.match(make_article())
     bare = Match(match.rule)
     assert alerts.decide(bare, make_article(), T0, "a1")["entities"] == []
+
+
+@pytest.mark.parametrize("threshold, count_sources", [
+    ("{count: 3, window: 1d}", False),
+    ("{count: 3, distinct: source, window: 1d}", True),
+    ("{count: 80, distinct: source, window: 1d}", True),
+])
+def test_a_busy_window_stays_bounded_and_still_counts_right(threshold, count_sources):
+    """A day-long window with thousands of matches keeps what listing and counting need only."""
+    from service.core.rules.alerts import MAX_LISTED
+
+    rs, alerts = ruleset(threshold=threshold, group_by="rule", cooldown="1m"), state()
+    (match,) = rs.match(make_article())
+    count = int(threshold.split("count: ")[1].split(",")[0])
+    for i in range(3000):
+        # One loud source, and every 40th article from a source of its own.
+        source = f"s{i}.example" if i % 40 == 0 else "loud.example"
+        alerts.decide(match, make_article(id=f"a{i}", source=source), T0 + 30 * i, f"a{i}")
+        (window,) = alerts.windows.values()
+        assert len(window["events"]) <= MAX_LISTED + count + 1
+    (window,) = alerts.windows.values()
+    assert [e[0] for e in window["events"]] == sorted(e[0] for e in window["events"])
+    if count_sources:
+        # Every source seen inside the last day (up to count + 1 of them) is still there to count.
+        in_window = {f"s{i}.example" if i % 40 == 0 else "loud.example" for i in range(3000) if 30 * i > 30 * 2999 - 86400}
+        assert len({e[1] for e in window["events"]}) == min(len(in_window), count + 1)

@@ -122,6 +122,7 @@ class AlertState:
             window_events = [e for e in (old["events"] if old else ()) if e[0] > now - t.window]
             if all(e[2] != ev.article_id for e in window_events):
                 window_events.append([now, ev.source, ev.article_id, list(ev.entities)[:MAX_LISTED]])
+            window_events = _needed(window_events, t)
             self.windows[key] = {"span": t.window, "events": window_events}
             if t.distinct == "source":
                 reached = len({e[1] for e in window_events if e[1]})
@@ -186,6 +187,31 @@ class AlertState:
         record["emitted"] = _remember({}, ev.article_id, event)
         self.alerts[key] = record
         return event
+
+
+def _needed(events: list, threshold) -> list:
+    """The window's events worth keeping, oldest first: the newest MAX_LISTED (what an alert
+    lists), plus whatever the threshold still needs beyond them: the newest `count` events, or
+    with `distinct: source` the newest event of each of the newest `count` sources.
+
+    Without this bound a busy window (a day, grouped by rule or entity) grows with every match,
+    and the whole list is decoded, re-encoded and written to the changelog on each one: the
+    pipeline slowed from 915 to 301 articles/s over 20k generated articles.
+    """
+    events = sorted(events, key=lambda e: e[0])
+    n = len(events)
+    keep = set(range(max(0, n - MAX_LISTED), n))
+    if threshold.distinct == "source":
+        sources: set = set()
+        for i in range(n - 1, -1, -1):
+            if len(sources) > threshold.count:
+                break
+            if events[i][1] not in sources:
+                sources.add(events[i][1])
+                keep.add(i)
+    else:
+        keep.update(range(max(0, n - threshold.count - 1), n))
+    return [events[i] for i in sorted(keep)]
 
 
 def _remember(emitted: dict[str, Any], article_id: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -31,13 +31,15 @@ _LANES = 8
 # Character classes for the unlinked-name scan, one bit each: the pattern's capitals and
 # lower-case letters (Latin, with Spanish accents), the space, and "folds to a separator"
 # (not a letter or digit).
-_UPPER, _LOWER, _SPACE, _SEPARATOR = 1, 2, 4, 8
-_LATIN1_CLASSES = np.array(
+_UPPER, _LOWER, _SPACE, SEPARATOR = 1, 2, 4, 8
+LATIN1_CLASSES = np.array(
     [_UPPER if chr(c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÓÚÑÜ" else
      _LOWER if chr(c) in "abcdefghijklmnopqrstuvwxyzáéíóúñü" else
      _SPACE if c == 32 else 0 for c in range(256)],
     dtype=np.uint8,
 )
+CLASS_SHIFT = 24
+_SYMBOL_MASK = (1 << CLASS_SHIFT) - 1
 # Particles allowed between capitalised words, each followed by a space (padded with 0).
 _PARTICLES = ("de", "del", "la", "las", "los", "y", "of", "the", "al")
 _PARTICLE_CHARS = np.array([[ord(c) for c in p.ljust(3, "\0")] for p in _PARTICLES], dtype=np.int32)
@@ -187,7 +189,7 @@ def _decode(code: int, n_dense: int, n_syms: int) -> int:
     return base // n_syms if base < n_dense * n_syms else base - n_dense * n_syms + n_dense
 
 
-@_compiled
+@_inlined
 def _next(table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, code: int,
           sym: int) -> int:
     """The code of the state after the state coded `code` reads `sym`."""
@@ -207,36 +209,42 @@ def _next(table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, 
 
 @_compiled
 def _symbols(folded: str, prefolded: bool, text: str, syms: np.ndarray, classes: np.ndarray, capitals: np.ndarray,
-             sym_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray) -> int:
+             info_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray) -> int:
     """Fills the start of `syms` with each character's symbol and, when `classes` is not
     empty, `classes` with its class bits and `capitals` with the positions of the pattern's
     capitals. `folded` is `text`, or its `fold` when `prefolded`. Returns how many capitals
-    there are, or -1 when `text` needs `fold` in Python first."""
+    there are, or -1 when `text` needs `fold` in Python first.
+
+    `info_bmp[c]` is the symbol of `text` character `c` plus its class bits shifted left by
+    `CLASS_SHIFT`, or NEEDS_FOLD; `key_sym_bmp[c]` the symbol of folded character `c`."""
     n_capitals = 0
+    if not prefolded:
+        for i in range(len(text)):
+            c = _get_code_point(text, i)
+            info = info_bmp[c] if c < 0x10000 else NEEDS_FOLD
+            if info < 0:
+                return -1
+            syms[i] = info & _SYMBOL_MASK
+            if classes.size:
+                bits = info >> CLASS_SHIFT
+                classes[i] = bits
+                capitals[n_capitals] = i
+                n_capitals += bits & _UPPER
+        return n_capitals
     for i in range(len(folded)):
         c = _get_code_point(folded, i)
         if c < 0x10000:
-            sym = key_sym_bmp[c] if prefolded else sym_bmp[c]
-        elif not prefolded:
-            sym = NEEDS_FOLD
+            sym = key_sym_bmp[c]
         else:
             k = np.searchsorted(astral_chars, c)
             sym = astral_syms[k] if k < astral_chars.size and astral_chars[k] == c else OTHER
-        if sym == NEEDS_FOLD:
-            return -1
         syms[i] = sym
         if classes.size:
-            bits = (_LATIN1_CLASSES[c] if c < 256 and not prefolded else 0) | (_SEPARATOR if sym == SEP else 0)
+            c = _get_code_point(text, i)
+            bits = (LATIN1_CLASSES[c] if c < 256 else 0) | (SEPARATOR if sym == SEP else 0)
             classes[i] = bits
             capitals[n_capitals] = i
             n_capitals += bits & _UPPER
-    if classes.size and prefolded:
-        for i in range(len(text)):
-            c = _get_code_point(text, i)
-            if c < 256:
-                classes[i] |= _LATIN1_CLASSES[c]
-                capitals[n_capitals] = i
-                n_capitals += _LATIN1_CLASSES[c] & _UPPER
     return n_capitals
 
 
@@ -270,17 +278,21 @@ def _scan(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, lookb
     the time the segment begins. Lanes read past their segment's end into the next one or the
     padding; only the rare emissions check whose position it is.
     """
-    first = np.empty(_LANES + 1, np.int64)  # where each lane's segment starts; positions run to n
-    begin = np.empty(_LANES, np.int64)  # where it starts reading
+    # Segments of at least a few lookbacks, so that re-reading costs little; lanes beyond
+    # those own nothing and shadow the first.
+    lanes = max(1, min(_LANES, (n + 1) // (4 * lookback + 1)))
+    first = np.full(_LANES + 1, n + 1, np.int64)  # where each lane's segment starts; positions run to n
+    begin = np.zeros(_LANES, np.int64)  # where it starts reading
     code = np.empty(_LANES, np.int64)
-    for j in range(_LANES + 1):
-        first[j] = j * (n + 1) // _LANES
+    for j in range(lanes):
+        first[j] = j * (n + 1) // lanes
     steps = 0
-    for j in range(_LANES):
+    for j in range(lanes):
         begin[j] = max(0, first[j] - lookback)
+        steps = max(steps, first[j + 1] - begin[j])
+    for j in range(_LANES):
         # Position -1 is the separator before the text.
         code[j] = table[SEP] if begin[j] == 0 else 0
-        steps = max(steps, first[j + 1] - begin[j])
     if begin.max() + steps > syms.size:
         raise ValueError("symbols need more padding")
     dense_end = table.size  # a code's row offset below this is a dense row
@@ -296,10 +308,10 @@ def _scan(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, lookb
                 code[j] = c
                 ended |= c
             else:
-                deep = 1
+                deep |= 1 << j
         if deep:
             for j in range(_LANES):
-                if code[j] >> 1 >= dense_end:
+                if deep >> j & 1:
                     code[j] = _next(table, n_syms, nodes, cells, out, code[j], syms[begin[j] + t])
                     ended |= code[j]
         if ended & 1:
@@ -402,7 +414,8 @@ def _spans(text: str, found: np.ndarray, column: int, theme_hits: np.ndarray, en
     n_chosen, last_end = 0, -1
     for j in order:
         if spans[j, 0] >= last_end:
-            chosen[n_chosen] = spans[j]
+            for col in range(4):
+                chosen[n_chosen, col] = spans[j, col]
             n_chosen += 1
             last_end = spans[j, 1]
     return chosen[:n_chosen], entries[:n_entries], context[:n_context]
@@ -492,10 +505,11 @@ def _particle_end(text: str, classes: np.ndarray, i: int) -> int:
     """End of a particle and its space at `i`, else -1."""
     if i >= classes.size or not classes[i] & _LOWER:
         return -1
+    initial = _get_code_point(text, i)
     for p in range(_PARTICLE_LENGTHS.size):
         m = _PARTICLE_LENGTHS[p]
-        if i + m < classes.size and classes[i + m] & _SPACE:
-            k = 0
+        if _PARTICLE_CHARS[p, 0] == initial and i + m < classes.size and classes[i + m] & _SPACE:
+            k = 1
             while k < m and _get_code_point(text, i + k) == _PARTICLE_CHARS[p, k]:
                 k += 1
             if k == m:
@@ -535,7 +549,7 @@ def _unlinked(text: str, classes: np.ndarray, capitals: np.ndarray, links: np.nd
             words += 1
         if words == 1:
             continue
-        inside_word = i > 0 and not classes[i - 1] & _SEPARATOR
+        inside_word = i > 0 and not classes[i - 1] & SEPARATOR
         while before < links.shape[0] and links[before, 0] < end:
             before += 1
         covered = before > 0 and links[before - 1, 1] > i
@@ -551,14 +565,16 @@ def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
     """The first occurrence (start, stop) of each distinct text among `names`, most frequent
     first, ties in order of first occurrence (as `Counter.most_common`), at most `limit`."""
     m = names.shape[0]
+    # Each name's first occurrence with the same text: among the names with the same hash,
+    # which are few unless the same name repeats, and then the first compare says so.
     hashes = np.empty(m, np.uint64)
     for j in range(m):
         h = np.uint64(0xCBF29CE484222325)
         for p in range(names[j, 0], names[j, 1]):
             h = (h ^ np.uint64(_get_code_point(text, p))) * np.uint64(0x100000001B3)
         hashes[j] = h
-    order = np.argsort(hashes, kind="mergesort")  # equal hashes stay in text order
-    group = np.arange(m)  # each name's first occurrence with the same text
+    order = _sorted_order(hashes)  # equal hashes stay in text order
+    group = np.arange(m)
     r = 0
     while r < m:
         e = r + 1
@@ -575,37 +591,90 @@ def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
     counts = np.zeros(m, np.int64)
     for j in range(m):
         counts[group[j]] += 1
-    ranked = np.argsort((m - counts) * (m + 1) + np.arange(m))[:limit]
+    ranked = _sorted_order((m - counts) * (m + 1) + np.arange(m))
     kept = 0
-    for j in ranked:
-        if counts[j]:
-            kept += 1
-    return names[ranked[:kept]]
+    while kept < min(limit, m) and counts[ranked[kept]]:
+        kept += 1
+    out = np.empty((kept, 2), np.int32)
+    for r in range(kept):
+        out[r, 0], out[r, 1] = names[ranked[r], 0], names[ranked[r], 1]
+    return out
+
+
+@_compiled
+def _sorted_order(keys: np.ndarray) -> np.ndarray:
+    """Indexes that sort `keys`, equal keys in index order."""
+    if keys.size > 32:
+        return np.argsort(keys, kind="mergesort")
+    # Usually a handful: an insertion sort beats argsort's overhead.
+    order = np.arange(keys.size)
+    for j in range(1, keys.size):
+        moving = order[j]
+        k = j
+        while k > 0 and keys[order[k - 1]] > keys[moving]:
+            order[k] = order[k - 1]
+            k -= 1
+        order[k] = moving
+    return order
+
+
+# The compiled tables travel as one int32 array, one argument to unbox instead of many: a
+# header (symbol count, theme count, where each part starts, where the last ends), then these.
+PARTS = ("info_bmp", "key_sym_bmp", "astral_chars", "astral_syms", "table", "nodes", "cells", "out",
+         "next_out", "term", "key_len", "entry_ptr", "e_kind", "e_index", "e_exact", "exact_ptr",
+         "exact_chars", "id_rank")
+(_INFO_BMP, _KEY_SYM_BMP, _ASTRAL_CHARS, _ASTRAL_SYMS, _TABLE, _NODES, _CELLS, _OUT, _NEXT_OUT, _TERM, _KEY_LEN,
+ _ENTRY_PTR, _E_KIND, _E_INDEX, _E_EXACT, _EXACT_PTR, _EXACT_CHARS, _ID_RANK) = range(len(PARTS))
+_HEADER = 2 + len(PARTS) + 1
+
+
+def pack(n_syms: int, n_themes: int, parts: dict[str, np.ndarray]) -> np.ndarray:
+    """`PARTS` (int32 arrays, `nodes` flattened) and the counts, as `tag`'s `tables`."""
+    sizes = [parts[name].size for name in PARTS]
+    if _HEADER + sum(sizes) > np.iinfo(np.int32).max:
+        raise ValueError("the tagger's tables exceed 2**31 entries")
+    blob = np.empty(_HEADER + sum(sizes), np.int32)
+    blob[0], blob[1] = n_syms, n_themes
+    blob[2:_HEADER] = _HEADER + np.concatenate(([0], np.cumsum(sizes)))
+    for k, name in enumerate(PARTS):
+        blob[blob[2 + k]:blob[3 + k]] = parts[name].ravel()
+    return blob
+
+
+@_inlined
+def _part(tables: np.ndarray, k: int) -> np.ndarray:
+    return tables[tables[2 + k]:tables[3 + k]]
 
 
 @_compiled
 def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_folded: str, body_prefolded: bool,
-        sym_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray,
-        table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray,
-        term: np.ndarray, key_len: np.ndarray, entry_ptr: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray, e_exact: np.ndarray,
-        exact_ptr: np.ndarray, exact_chars: np.ndarray, id_rank: np.ndarray, n_themes: int) -> np.ndarray:
+        tables: np.ndarray) -> np.ndarray:
     """One article, packed in one int64 array (the caller builds the records):
 
     `[status, entities, themes, mentions, names]`, then per entity in output order (count
     descending, then id) `index, count, in_title, mentions`; per theme hit `index,
     title hits, body hits`; per mention, grouped by entity, `start, stop` in `body`; per
-    unlinked name, most frequent first, `start, stop` of its first occurrence. A non-zero status (bit 1 the title, bit 2 the body)
-    means that text holds a character whose fold depends on its context: call again with
-    that text folded in Python and `*_prefolded` set.
+    unlinked name, most frequent first, `start, stop` of its first occurrence. A non-zero
+    status (bit 1 the title, bit 2 the body) means that text holds a character whose fold
+    depends on its context: call again with that text folded in Python and `*_prefolded` set.
+    `tables` is `pack`'s.
     """
+    n_syms, n_themes = tables[0], tables[1]
+    info_bmp, key_sym_bmp = _part(tables, _INFO_BMP), _part(tables, _KEY_SYM_BMP)
+    astral_chars, astral_syms = _part(tables, _ASTRAL_CHARS), _part(tables, _ASTRAL_SYMS)
+    table, nodes, cells = _part(tables, _TABLE), _part(tables, _NODES).reshape((-1, 4)), _part(tables, _CELLS)
+    out, next_out, term = _part(tables, _OUT), _part(tables, _NEXT_OUT), _part(tables, _TERM)
+    key_len, entry_ptr, e_kind = _part(tables, _KEY_LEN), _part(tables, _ENTRY_PTR), _part(tables, _E_KIND)
+    e_index, e_exact, exact_ptr = _part(tables, _E_INDEX), _part(tables, _E_EXACT), _part(tables, _EXACT_PTR)
+    exact_chars, id_rank = _part(tables, _EXACT_CHARS), _part(tables, _ID_RANK)
     lookback = key_len.max() if key_len.size else 0
     title_syms = _padded(len(title), lookback)
     body_syms = _padded(len(body), lookback)
     body_classes = np.empty(len(body), np.uint8)
     capitals = np.empty(len(body), np.int32)
-    title_ok = _symbols(title_folded, title_prefolded, title, title_syms, body_classes[:0], capitals, sym_bmp,
+    title_ok = _symbols(title_folded, title_prefolded, title, title_syms, body_classes[:0], capitals, info_bmp,
                         key_sym_bmp, astral_chars, astral_syms) >= 0
-    n_capitals = _symbols(body_folded, body_prefolded, body, body_syms, body_classes, capitals, sym_bmp, key_sym_bmp,
+    n_capitals = _symbols(body_folded, body_prefolded, body, body_syms, body_classes, capitals, info_bmp, key_sym_bmp,
                           astral_chars, astral_syms)
     body_ok = n_capitals >= 0
     if not (title_ok and body_ok):
@@ -629,46 +698,50 @@ def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_fo
 
     found = _distinct(np.concatenate((title_links[:, 2], body_links[:, 2])))
     in_title = np.zeros(found.size, np.int64)
-    mentions = np.zeros(found.size, np.int64)
+    count = np.zeros(found.size, np.int64)  # mentions in the body, plus one when in the title
     for j in range(title_links.shape[0]):
         in_title[np.searchsorted(found, title_links[j, 2])] = 1
     slot = np.empty(body_links.shape[0], np.int64)
     for j in range(body_links.shape[0]):
         slot[j] = np.searchsorted(found, body_links[j, 2])
-        mentions[slot[j]] += 1
-    count = mentions + in_title
-    most = count.max() if count.size else 0
-    order = np.argsort((most - count) * id_rank.size + id_rank[found])
-    rank = np.empty(found.size, np.int64)
-    rank[order] = np.arange(found.size)
-    # Mentions grouped by entity in output order, each group in body order.
-    group_start = np.zeros(found.size + 1, np.int64)
-    for r in range(found.size):
-        group_start[r + 1] = group_start[r] + mentions[order[r]]
-    filled = group_start[:-1].copy()
-    placed = np.empty((body_links.shape[0], 2), np.int64)
-    for j in range(body_links.shape[0]):
-        r = rank[slot[j]]
-        placed[filled[r], 0], placed[filled[r], 1] = body_links[j, 0], body_links[j, 1]
-        filled[r] += 1
+        count[slot[j]] += 1
+    most = 0
+    for s in range(found.size):
+        count[s] += in_title[s]
+        most = max(most, count[s])
+    keys = np.empty(found.size, np.int64)
+    for s in range(found.size):
+        keys[s] = (most - count[s]) * id_rank.size + id_rank[found[s]]
+    order = _sorted_order(keys)
 
     names = _most_common(body, _unlinked(body, body_classes, capitals[:n_capitals], body_links), MAX_UNLINKED)
     n_hit = 0
     for t in range(n_themes):
         if theme_hits[t, 0] or theme_hits[t, 1]:
             n_hit += 1
-    packed = np.empty(5 + 4 * found.size + 3 * n_hit + 2 * placed.shape[0] + 2 * names.shape[0], np.int64)
-    packed[0], packed[1], packed[2], packed[3], packed[4] = 0, found.size, n_hit, placed.shape[0], names.shape[0]
+    n_links = body_links.shape[0]
+    packed = np.empty(5 + 4 * found.size + 3 * n_hit + 2 * n_links + 2 * names.shape[0], np.int64)
+    packed[0], packed[1], packed[2], packed[3], packed[4] = 0, found.size, n_hit, n_links, names.shape[0]
     at = 5
+    # Where each entity's mentions go: grouped by entity in output order, each in body order.
+    mentions_at = 5 + 4 * found.size + 3 * n_hit
+    fill = keys  # reused: by slot, the next place for that entity's mention
     for r in range(found.size):
         s = order[r]
-        packed[at], packed[at + 1], packed[at + 2], packed[at + 3] = found[s], count[s], in_title[s], mentions[s]
+        mentions = count[s] - in_title[s]
+        packed[at], packed[at + 1], packed[at + 2], packed[at + 3] = found[s], count[s], in_title[s], mentions
         at += 4
+        fill[s] = mentions_at
+        mentions_at += 2 * mentions
     for t in range(n_themes):
         if theme_hits[t, 0] or theme_hits[t, 1]:
             packed[at], packed[at + 1], packed[at + 2] = t, theme_hits[t, 0], theme_hits[t, 1]
             at += 3
-    packed[at:at + 2 * placed.shape[0]] = placed.ravel()
-    at += 2 * placed.shape[0]
-    packed[at:] = names.ravel().astype(np.int64)
+    for j in range(n_links):
+        packed[fill[slot[j]]], packed[fill[slot[j]] + 1] = body_links[j, 0], body_links[j, 1]
+        fill[slot[j]] += 2
+    at = mentions_at
+    for r in range(names.shape[0]):
+        packed[at], packed[at + 1] = names[r, 0], names[r, 1]
+        at += 2
     return packed

@@ -50,6 +50,7 @@ class Tagger:
     def __init__(self, entities: list[Entity], themes: list[Theme] = (), stop_phrases: tuple[str, ...] = ()) -> None:
         self.entities = entities
         self.themes = list(themes)
+        self._theme_ids = [t.id for t in self.themes]
         keys: dict[str, list[tuple[int, int, str | None]]] = {}
 
         def add(alias: str, kind: int, index: int, force_fold: bool = False) -> None:
@@ -79,8 +80,8 @@ class Tagger:
             for phrases in theme.phrases.values():
                 for phrase in phrases:
                     add(phrase, THEME, i, force_fold=True)
-        self._tables = compile_tables(keys, [e.id for e in entities])
-        self._tag = kernels.direct(kernels.tag, "", "", False, "", "", False, *self._tables.arrays, len(self.themes))
+        self._tables = compile_tables(keys, [e.id for e in entities], len(self.themes))
+        self._tag = kernels.direct(kernels.tag, "", "", False, "", "", False, self._tables.packed)
         self._records = [
             (e.id, e.name, e.type, e.subtype, tuple(d.model_dump() for d in e.designations)) for e in entities
         ]
@@ -89,19 +90,19 @@ class Tagger:
     @property
     def automaton_bytes(self) -> int:
         """Memory held by the compiled automaton and its tables."""
-        return self._tables.nbytes
+        return self._tables.packed.nbytes
 
     def tag(self, title: str, body: str) -> Tags:
         """Entities, themes and unlinked names of an article. Offsets are into `body`."""
         if type(title) is not str or type(body) is not str:
             title, body = _exact_str(title or ""), _exact_str(body)
-        arrays, n_themes = self._tables.arrays, len(self.themes)
-        packed = self._tag(title, title, False, body, body, False, *arrays, n_themes).tolist()
+        tables = self._tables.packed
+        packed = self._tag(title, title, False, body, body, False, tables).tolist()
         if packed[0]:
             # Rare: `İ`, `Σ` or a character beyond U+FFFF, whose fold needs the whole text.
             title_folded, body_folded = bool(packed[0] & 1), bool(packed[0] & 2)
             packed = self._tag(title, fold(title) if title_folded else title, title_folded,
-                               body, fold(body) if body_folded else body, body_folded, *arrays, n_themes).tolist()
+                               body, fold(body) if body_folded else body, body_folded, tables).tolist()
         _, n_entities, n_themes_hit, n_mentions, _ = packed[:5]
         themes_at = 5 + 4 * n_entities
         spans_at = themes_at + 3 * n_themes_hit
@@ -123,14 +124,19 @@ class Tagger:
         )
 
     def _themes(self, hits: list[int]) -> list[dict[str, Any]]:
-        out = []
+        out, ids = [], self._theme_ids
         for index, title_hits, body_hits in zip(*[iter(hits)] * 3):
             # A headline hit says more about what the article is about than one in passing.
             weighted = 2 * title_hits + body_hits
-            out.append({"id": self.themes[index].id, "score": round(weighted / (weighted + 3), 3),
-                        "hits": title_hits + body_hits})
-        out.sort(key=_theme_order)
+            score = _SCORES[weighted] if weighted < len(_SCORES) else round(weighted / (weighted + 3), 3)
+            out.append({"id": ids[index], "score": score, "hits": title_hits + body_hits})
+        if len(out) > 1:
+            out.sort(key=_theme_order)
         return out
+
+
+# Theme scores of the usual weighted hit counts, computed once: `round` costs more than the rest.
+_SCORES = [round(weighted / (weighted + 3), 3) for weighted in range(256)]
 
 
 def _theme_order(theme: dict[str, Any]) -> tuple[float, str]:

@@ -15,21 +15,17 @@ Entry = tuple[int, int, str | None]  # kind, entity or theme index, exact text o
 
 @dataclass(frozen=True)
 class Tables:
-    """Symbol tables, automaton and key entries, in `kernels.tag`'s argument order."""
+    """`kernels.pack`ed symbol tables, automaton and key entries, and the number of states."""
 
-    arrays: tuple[np.ndarray, ...]
+    packed: np.ndarray
     states: int
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays)
 
 
 def _utf32(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
 
 
-def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str]) -> Tables:
+def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str], n_themes: int) -> Tables:
     """`keys`: " folded words " → entries; `entity_ids` ranks the entities for output order."""
     ordered = sorted(keys)  # code point order is symbol order: ' ' first, then each key character
     chars = _utf32("".join(sorted(set("".join(ordered)) - {" "})))
@@ -40,8 +36,12 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str]) -> Table
     in_bmp = chars < 0x10000
     key_sym_bmp[chars[in_bmp]] = syms[in_bmp]
     astral_chars, astral_syms = chars[~in_bmp], syms[~in_bmp]
+    # Each text character's symbol, with its class bits for the unlinked-name scan on top.
     sym_bmp = key_sym_bmp[bmp_table()]
-    sym_bmp[[ord(c) for c in CONTEXTUAL]] = kernels.NEEDS_FOLD
+    classes = np.where(sym_bmp == SEP, kernels.SEPARATOR, 0)
+    classes[:256] |= kernels.LATIN1_CLASSES
+    info_bmp = (sym_bmp | (classes << kernels.CLASS_SHIFT)).astype(np.int32)
+    info_bmp[[ord(c) for c in CONTEXTUAL]] = kernels.NEEDS_FOLD
 
     codes = _utf32("".join(ordered))
     key_syms = np.empty(codes.size, np.int32)
@@ -66,12 +66,12 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str]) -> Table
     exact_chars = _utf32("".join(exact_ids))
     exact_ptr = np.zeros(len(exact_ids) + 1, np.int32)
     np.cumsum([len(e) for e in exact_ids], out=exact_ptr[1:])
-    id_rank = np.empty(len(entity_ids), np.int64)
+    id_rank = np.empty(len(entity_ids), np.int32)
     id_rank[sorted(range(len(entity_ids)), key=entity_ids.__getitem__)] = np.arange(len(entity_ids))
-    arrays = (
-        sym_bmp, key_sym_bmp, astral_chars, astral_syms,
-        table, np.int64(n_syms), nodes, cells, out, next_out, term, key_len, np.array(entry_ptr, np.int32),
-        np.array(kinds, np.int32), np.array(indexes, np.int32), np.array(exacts, np.int32),
-        exact_ptr, exact_chars.astype(np.int32), id_rank,
-    )
-    return Tables(arrays, nodes.shape[0])
+    parts = {
+        "info_bmp": info_bmp, "key_sym_bmp": key_sym_bmp, "astral_chars": astral_chars, "astral_syms": astral_syms,
+        "table": table, "nodes": nodes, "cells": cells, "out": out, "next_out": next_out, "term": term,
+        "key_len": key_len, "entry_ptr": np.array(entry_ptr), "e_kind": np.array(kinds), "e_index": np.array(indexes),
+        "e_exact": np.array(exacts), "exact_ptr": exact_ptr, "exact_chars": exact_chars, "id_rank": id_rank,
+    }
+    return Tables(kernels.pack(n_syms, n_themes, parts), nodes.shape[0])
