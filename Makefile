@@ -41,7 +41,7 @@ test: jars system-deps
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit
 
-# The hostile-input properties on 10,000 inputs each instead of 100 (tens of minutes), with
+# The hostile-input properties on 10,000 inputs each instead of 100 (~15 minutes), with
 # hypothesis's statistics; no per-test timeout, which would cut the long runs short.
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit/test_hostile_input.py -k "not linear" \

@@ -111,7 +111,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         ours = _rate(tagger.tag, docs, 3)
         theirs = _rate(lambda t, b: (flash.extract_keywords(t, span_info=True), flash.extract_keywords(b, span_info=True)), docs, 3)
         rows.append({"kb": label, "entities": len(entities), "aliases": tagger.alias_count,
-                     "build_seconds": round(build, 2), "ours_articles_per_second": round(ours),
+                     "build_seconds": round(build, 2), "tables_mb": round(tagger.automaton_bytes / 2**20, 1),
+                     "ours_articles_per_second": round(ours),
                      "flashtext_articles_per_second": round(theirs), "speedup": round(ours / theirs, 1)})
     result = {"articles": len(docs), "mean_chars": round(statistics.mean(len(b) for _, b in docs)), "rows": rows}
     if SHARED_SEEDS.is_dir():
@@ -124,10 +125,11 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"{result['articles']} article taggings per round (mean body {result['mean_chars']} chars), one thread, median of 3 rounds",
-             "", "| KB | entities | aliases | build s | newsflow articles/s | flashtext articles/s | speed-up |", "|---|---|---|---|---|---|---|"]
+             "", "| KB | entities | aliases | build s | tables MB | newsflow articles/s | flashtext articles/s | speed-up |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['kb']} | {r['entities']} | {r['aliases']} | {r['build_seconds']} | {r['ours_articles_per_second']} | "
-                     f"{r['flashtext_articles_per_second']} | {r['speedup']}× |")
+        lines.append(f"| {r['kb']} | {r['entities']} | {r['aliases']} | {r['build_seconds']} | {r['tables_mb']} | "
+                     f"{r['ours_articles_per_second']} | {r['flashtext_articles_per_second']} | {r['speedup']}× |")
     first, second = result["rows"]
     lines.append("")
     lines.append(f"Throughput ratio curated/100k: {first['ours_articles_per_second'] / second['ours_articles_per_second']:.2f}")

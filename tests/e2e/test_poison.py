@@ -8,7 +8,7 @@ from service.cli.inputs import Item
 from service.outcomes import collect_outcomes
 from service.producer import push
 from service.topic_names import TopicNames
-from tests.support.factories import make_article, random_text, raw_bytes
+from tests.support.factories import random_text, raw_bytes
 
 MIB = 1024 * 1024
 VALID_EACH_SIDE = 40
@@ -57,7 +57,7 @@ def test_poison_messages_do_not_hold_up_the_batch_or_the_worker(settings_factory
     # Bigger than a message may be on the topic: refused when sent, never silently lost.
     items.append(Item("10 MB", raw_bytes(body="x" * (10 * MIB)), KEY))
     for i in range(VALID_EACH_SIDE, 2 * VALID_EACH_SIDE):
-        items.append(Item(f"v-{i}", codec.dumps(make_article(id=f"v-{i}")), KEY))
+        items.append(Item(f"v-{i}", raw_bytes(id=f"v-{i}"), KEY))
         expected[f"v-{i}"] = "enriched"
 
     result = asyncio.run(push(settings, names.raw, items))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import assume, given, strategies as st
+from hypothesis import given, strategies as st
 
 from service import codec
 from service.core.alert_stage import match_records
@@ -30,7 +30,7 @@ from service.core.tagging import KBError, Tagger, load_kb, load_themes, parse_en
 from service.knowledge import DEFAULT_KB, DEFAULT_THEMES
 from service.rulebook import DEFAULT_RULES
 from service.schemas.dead_letter import DeadLetter
-from tests.support.factories import NOW, make_article, make_source, random_text, raw_bytes
+from tests.support.factories import NOW, make_source, random_text, raw_bytes
 
 LIMITS = Limits()  # what the worker runs with
 MIB = 1024 * 1024
@@ -566,6 +566,7 @@ BAD_RULES = [
     ("keyword of punctuation only", rule_text(when="{any: [{keyword: '\u202e!!\u200b'}]}"), "letter or digit"),
     ("1,001 keywords", rule_text(when="{any: [{keyword: [" + ", ".join(["k"] * 1001) + "]}]}"), "1..1000"),
     ("an RTL id", rule_text(id="'\u202er'"), "`id`"),
+    ("an id ending in a newline", rule_text(id='"r\\n"'), "`id`"),
     ("emoji severity", rule_text(severity="'\U0001f525'"), "bad severity"),
 ]
 

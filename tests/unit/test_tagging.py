@@ -1,8 +1,15 @@
 """The tagger on a small KB written for the tests: one row per matching rule."""
 
-import pytest
+import random
+import re
+from collections import Counter
 
-from service.core.tagging import KBError, Tagger, parse_entities, parse_themes
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.core.tagging import KBError, Tagger, parse_entities, parse_themes, tables
+from service.core.tagging.fold import CONTEXTUAL, bmp_table, fold
 
 KB = parse_entities(
     {
@@ -140,3 +147,134 @@ def test_kb_files_in_each_format_load_the_same(tmp_path):
     (tmp_path / "bad.yaml").write_text("entities: [unclosed")
     with pytest.raises(KBError, match="bad.yaml"):
         load_entities(tmp_path / "bad.yaml")
+
+
+# --- the compiled scan -----------------------------------------------------------------------
+
+
+def mentions(body: str, title: str = "", tagger: Tagger = TAGGER) -> list[tuple[str, int, int]]:
+    return sorted((e["id"], m["start"], m["end"]) for e in tagger.tag(title, body).entities for m in e["mentions"])
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Trump", [("Q22686", 0, 5)]),  # the whole text
+        ("said Trump", [("Q22686", 5, 10)]),  # at the end
+        ("Trump.", [("Q22686", 0, 5)]),
+        ("xTrump Trumpx Trump2 2Trump", []),  # letters and digits glue words
+        ("Trump_", [("Q22686", 0, 5)]),  # `_` folds to a separator: a word boundary
+        ("«Trump»", [("Q22686", 1, 6)]),
+        ("😀Trump😀", [("Q22686", 1, 6)]),  # a character beyond U+FFFF is one offset, and no letter
+        ("ΟΔΟΣ Trump", [("Q22686", 5, 10)]),  # final sigma: folded in Python, same offsets
+        ("İzmir and México", [("Q96", 10, 16)]),  # dotted capital I: folded in Python too
+        ("Дональд Трамп в Москве; 特朗普", []),  # other scripts: no alias, no crash
+        ("MÉXICO, méxico, Mexico", [("Q96", 0, 6), ("Q96", 8, 14), ("Q96", 16, 22)]),
+        ("US us Us uS", [("Q30", 0, 2)]),  # case-exact aliases
+        ("U.S. Navy and US Navy", [("org:navy", 0, 9), ("org:navy", 14, 21)]),
+        ("   \n\t ", []),
+    ],
+)
+def test_scan_edge_cases(body, expected):
+    assert mentions(body) == expected
+
+
+def test_a_very_long_text_finds_every_mention_at_the_right_offset():
+    # Long enough for the scan's lanes, with names straddling every lane boundary somewhere.
+    words = ["Trump", "said", "the", "Sinaloa", "Cartel", "in", "Mexico", "and", "Tren", "de", "Aragua"]
+    rng = random.Random(3)
+    body = " ".join(rng.choice(words) for _ in range(40_000))
+    found = TAGGER.tag("", body).entities
+    assert sum(len(e["mentions"]) for e in found) > 10_000
+    for e in found:
+        for m in e["mentions"]:
+            assert body[m["start"]:m["end"]] == m["text"]
+            assert (m["start"] == 0 or body[m["start"] - 1] == " ") and (m["end"] == len(body) or body[m["end"]] == " ")
+    assert {e["id"] for e in found} == {"Q22686", "grp:sinaloa", "loc:sinaloa", "Q96", "grp:tda"}
+    expected = sum(body.count(w) for w in ("Trump", "Mexico", "Tren de Aragua"))
+    assert sum(len(e["mentions"]) for e in found if e["id"] in ("Q22686", "Q96", "grp:tda")) == expected
+
+
+def test_more_matches_than_the_first_guess_of_room():
+    body = "UN " * 20_000
+    (entity,) = TAGGER.tag("", body).entities
+    assert entity["count"] == 20_000 and entity["mentions"][-1]["start"] == len(body) - 3
+
+
+def test_tags_do_not_depend_on_the_dense_table_budget(monkeypatch):
+    # With a budget of a few states, nearly every step takes the failure-link path.
+    rng = random.Random(5)
+    pieces = ["Pete Hegseth", "Hegseth", "Sinaloa", "Sinaloa Cartel", "Cártel de Sinaloa", "US", "us", "Navy",
+              "destroyer", "Gil", "canciller", "El Chapo", "ataque", "Tren de Aragua", "x", ",", ".", "\n"]
+    texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 800))) for _ in range(60)]
+    monkeypatch.setattr(tables, "DENSE_BYTES", 64)
+    sparse = Tagger(KB, THEMES)
+    assert sparse._tables.states > 100
+    for text in texts:
+        assert sparse.tag(text[:50], text) == TAGGER.tag(text[:50], text)
+
+
+WORDS = ["new", "york", "city", "of", "the", "ny", "nueva"]
+SEPARATORS = [" ", "  ", ". ", "-", "\n\n", ", "]
+CITY_KB = parse_entities({"entities": [
+    {"id": "a", "name": "New York", "type": "LOCATION", "subtype": "city"},
+    {"id": "b", "name": "New York City", "type": "LOCATION", "subtype": "city"},
+    {"id": "c", "name": "York City", "type": "LOCATION", "subtype": "city"},
+    {"id": "d", "name": "the city of York", "type": "LOCATION", "subtype": "city"},
+    {"id": "e", "name": "Nueva York", "type": "LOCATION", "subtype": "city"},
+    {"id": "f", "name": "Old Cities", "type": "LOCATION", "subtype": "x", "aliases": ["city-of-new"]},
+]})
+CITY_TAGGER = Tagger(CITY_KB)
+
+
+def reference_mentions(text: str) -> list[tuple[str, int, int]]:
+    """Brute force: every whole-word occurrence of every key, then leftmost-longest."""
+    padded = " " + fold(text) + " "
+    spans = {}
+    for entity in CITY_KB:
+        for alias in (entity.name, *entity.aliases):
+            key = " " + fold(alias).strip() + " "
+            at = padded.find(key)
+            while at >= 0:
+                spans.setdefault((at, at + len(key) - 2), entity.id)
+                at = padded.find(key, at + 1)
+    chosen, last_end = [], -1
+    for (start, stop), ident in sorted(spans.items(), key=lambda s: (s[0][0], s[0][0] - s[0][1])):
+        if start >= last_end:
+            chosen.append((ident, start, stop))
+            last_end = stop
+    return sorted(chosen)
+
+
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=3000), st.booleans())
+def test_scan_matches_a_brute_force_search(pairs, capitalise):
+    text = "".join((w.title() if capitalise else w) + s for w, s in pairs)
+    assert mentions(text, tagger=CITY_TAGGER) == reference_mentions(text)
+
+
+# The regex the unlinked-name scan replaced; the compiled scan must find the same names.
+_UPPER, _LOWER = "A-ZÁÉÍÓÚÑÜ", "a-záéíóúñü"
+UNLINKED_REGEX = re.compile(
+    rf"[{_UPPER}][{_LOWER}]+(?: (?:(?:de|del|la|las|los|y|of|the|al) )*[{_UPPER}][{_LOWER}]+)+"
+)
+NAME_PARTS = ["Juan", "Pérez", "de", "del", "la", "las", "los", "y", "of", "the", "al", "Ana", "McDonald", "ÑU",
+              "Óscar", "Ü", "x", "2", "US", "Ab", "dé", " ", " ", "  ", ".", "-", "\n", "é"]
+
+
+@given(st.lists(st.sampled_from(NAME_PARTS), max_size=200).map(" ".join) | st.text(alphabet="AaBbÁá de\n.", max_size=200))
+def test_unlinked_names_are_the_regex_matches(body):
+    counts = Counter(m.group() for m in UNLINKED_REGEX.finditer(body) if not (m.start() and body[m.start() - 1].isalnum()))
+    expected = [name for name, _ in counts.most_common(20)]
+    assert Tagger([]).tag("", body).unlinked == expected
+
+
+def test_the_fold_table_agrees_with_fold():
+    table = bmp_table()
+    wrong = [c for c in range(0x10000) if chr(c) not in CONTEXTUAL and table[c] != ord(fold(chr(c)))]
+    assert wrong == []
+
+
+def test_title_and_body_must_be_text():
+    assert TAGGER.tag(None, "Trump").entities[0]["id"] == "Q22686"  # no title, as before
+    with pytest.raises(TypeError):
+        TAGGER.tag("Trump", None)

@@ -1,6 +1,6 @@
 """The curated KB against hand-written gold labels of the real articles in ../shared/seeds."""
 
-from service.bench.tagging import evaluation
+from service.bench.tagging import articles, evaluation, generated_kb
 from service.core.tagging import Tagger, load_entities, load_kb, load_themes
 from service.knowledge import DEFAULT_KB, DEFAULT_THEMES
 
@@ -28,3 +28,15 @@ def test_theme_taxonomy_has_the_required_themes():
     ids = {t.id for t in load_themes(DEFAULT_THEMES)}
     assert {"military_action", "drug_trafficking", "terrorism_designation", "sovereignty_diplomacy",
             "migration_border", "violence_crime", "sanctions_legal"} <= ids
+
+
+def test_a_100k_alias_kb_tags_the_real_articles_the_same_in_bounded_memory(shared_seeds):
+    # The generated entities never occur in real text: the tags must not change, whatever
+    # the automaton's size (its dense rows stop at a budget; deeper states are compact).
+    entities, stop_phrases = load_kb(DEFAULT_KB)
+    themes = load_themes(DEFAULT_THEMES)
+    curated, large = Tagger(entities, themes, stop_phrases), Tagger(generated_kb(entities, 100_000), themes, stop_phrases)
+    assert large.alias_count > 100_000
+    assert large.automaton_bytes < 300 << 20
+    for title, body in articles():
+        assert large.tag(title, body) == curated.tag(title, body)

@@ -24,7 +24,7 @@ _THRESHOLD_KEYS = {"count", "distinct", "window"}
 _OPS = ("all", "any", "none")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,99}$")
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,99}")
 MAX_VALUES = 1000
 # What PyYAML's safe constructors raise, besides YAMLError, on explicitly tagged nonsense:
 # `!!int abc` (ValueError), `!!int ""` (IndexError), `!!bool maybe` (KeyError), `!!timestamp x` (AttributeError).
@@ -176,7 +176,7 @@ def _rule(raw: Any, index: int, resolve: Resolver, themes: set[str] | None, budg
     for key in ("id", "name", "severity", "when"):
         if key not in raw:
             raise fail(f"missing `{key}`")
-    if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
+    if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
         raise fail("`id` must be lower-case letters, digits, `-`, `_` or `.` (at most 100)", "id")
     if not isinstance(raw["name"], str) or not raw["name"].strip():
         raise fail("`name` must be non-empty text", "name")

@@ -4,7 +4,8 @@ The automaton is Aho-Corasick over symbols: 0 is a separator (a folded space), 1
 character no key contains, 2 and up each character the keys contain. States are numbered
 breadth first. The shallow ones, where a scan spends nearly all its steps, have dense rows
 up to a fixed memory budget: `table[row + symbol]` is the next state's code, its row offset
-shifted left once, plus 1 when a key ends there. Deeper states keep their children in one
+shifted left once, plus 1 when a key ends there. Deeper states' codes point past the dense
+rows, where a row of -1 sends the scan to the slow path: they keep their children in one
 window of `cells` (`nodes[s] = lo, hi, base, fail`) and follow failure links on a miss, so
 memory stays linear in the number of states whatever the alphabet. Keys are " words ", so
 every match ends on a separator and starts at a word.
@@ -27,21 +28,23 @@ SEP, OTHER = 0, 1
 NEEDS_FOLD = -1
 _LO, _HI, _BASE, _FAIL = range(4)
 _LANES = 8
+_RUN = 32  # sorts: runs this long are insertion-sorted first
 
+# Particles allowed between capitalised words, each followed by a space.
+_PARTICLES = ("de", "del", "la", "las", "los", "y", "of", "the", "al")
 # Character classes for the unlinked-name scan, one bit each: the pattern's capitals and
-# lower-case letters (Latin, with Spanish accents), the space, and "folds to a separator"
-# (not a letter or digit).
-_UPPER, _LOWER, _SPACE, SEPARATOR = 1, 2, 4, 8
+# lower-case letters (Latin, with Spanish accents), the space, "folds to a separator" (not a
+# letter or digit), and the first letter of a particle.
+_UPPER, _LOWER, _SPACE, SEPARATOR, _PARTICLE_START = 1, 2, 4, 8, 16
 LATIN1_CLASSES = np.array(
-    [_UPPER if chr(c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÓÚÑÜ" else
-     _LOWER if chr(c) in "abcdefghijklmnopqrstuvwxyzáéíóúñü" else
-     _SPACE if c == 32 else 0 for c in range(256)],
+    [(_UPPER if chr(c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÓÚÑÜ" else
+      _LOWER if chr(c) in "abcdefghijklmnopqrstuvwxyzáéíóúñü" else
+      _SPACE if c == 32 else 0) | (_PARTICLE_START if chr(c) in {p[0] for p in _PARTICLES} else 0)
+     for c in range(256)],
     dtype=np.uint8,
 )
 CLASS_SHIFT = 24
 _SYMBOL_MASK = (1 << CLASS_SHIFT) - 1
-# Particles allowed between capitalised words, each followed by a space (padded with 0).
-_PARTICLES = ("de", "del", "la", "las", "los", "y", "of", "the", "al")
 _PARTICLE_CHARS = np.array([[ord(c) for c in p.ljust(3, "\0")] for p in _PARTICLES], dtype=np.int32)
 _PARTICLE_LENGTHS = np.array([len(p) for p in _PARTICLES], dtype=np.int32)
 
@@ -127,9 +130,17 @@ def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term
     ending at each state (`term`, -1 for none), the first state on its failure chain where a
     key ends (`out`, -1 for none) and, for such a state, the next one (`next_out`)."""
     n = parent.size
-    order = np.argsort(depth, kind="mergesort")
+    # Breadth first: a counting sort of the states by depth.
+    at_depth = np.zeros(depth.max() + 2, np.int64)
+    for v in range(n):
+        at_depth[depth[v] + 1] += 1
+    at_depth = np.cumsum(at_depth)
+    order = np.empty(n, np.int64)
     renumber = np.empty(n, np.int32)
-    renumber[order] = np.arange(n, dtype=np.int32)
+    for v in range(n):
+        order[at_depth[depth[v]]] = v
+        renumber[v] = at_depth[depth[v]]
+        at_depth[depth[v]] += 1
     nodes = np.zeros((n, 4), np.int32)
     nodes[:, _LO] = 1  # an empty window: lo > hi
     for old in range(1, n):
@@ -152,7 +163,8 @@ def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term
     out = np.full(n, -1, np.int32)
     next_out = np.full(n, -1, np.int32)
     n_dense = min(dense_states, n)
-    table = np.zeros(n_dense * n_syms, np.int32)  # next states first, encoded below
+    # Next states first, encoded below; then a row of -1 where deeper states' codes point.
+    table = np.zeros((n_dense + 1) * n_syms, np.int32)
     for v in range(n):
         old = order[v]
         new_term[v] = term[old]
@@ -172,8 +184,9 @@ def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term
                 child = cells[nodes[v, _BASE] + a - nodes[v, _LO]]
                 if child >= 0:
                     table[row + a] = child
-    for k in range(table.size):
+    for k in range(n_dense * n_syms):
         table[k] = _encode(table[k], n_dense, n_syms, out)
+    table[n_dense * n_syms:] = -1
     return table, nodes, cells, new_term, out, next_out
 
 
@@ -189,11 +202,11 @@ def _decode(code: int, n_dense: int, n_syms: int) -> int:
     return base // n_syms if base < n_dense * n_syms else base - n_dense * n_syms + n_dense
 
 
-@_inlined
+@_compiled
 def _next(table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, code: int,
           sym: int) -> int:
     """The code of the state after the state coded `code` reads `sym`."""
-    n_dense = table.size // n_syms
+    n_dense = table.size // n_syms - 1
     state = _decode(code, n_dense, n_syms)
     if sym == OTHER:
         return 0
@@ -272,53 +285,84 @@ def _scan(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, lookb
     Lane j writes its `counts[j]` occurrences (by stop, then longest first) from row
     `j * len(found) // _LANES` of `found`; a count beyond that room means: call again with more.
 
-    Each step waits for the table load of the step before, so `_LANES` lanes scan as many
-    segments in lockstep and their loads overlap. A lane starts `lookback` (the longest key)
-    symbols before its segment: the automaton's state depends on no more, so it is exact by
-    the time the segment begins. Lanes read past their segment's end into the next one or the
-    padding; only the rare emissions check whose position it is.
+    Each step waits for the table load of the step before, so eight lanes scan as many
+    segments in lockstep and their loads overlap; each lane's code is its own variable, so
+    that it stays in a register. A lane starts `lookback` (the longest key) symbols before
+    its segment: the automaton's state depends on no more, so it is exact by the time the
+    segment begins. Lanes read past their segment's end into the next one or the padding;
+    only the rare emissions check whose position it is.
     """
-    # Segments of at least a few lookbacks, so that re-reading costs little; lanes beyond
-    # those own nothing and shadow the first.
-    lanes = max(1, min(_LANES, (n + 1) // (4 * lookback + 1)))
-    first = np.full(_LANES + 1, n + 1, np.int64)  # where each lane's segment starts; positions run to n
-    begin = np.zeros(_LANES, np.int64)  # where it starts reading
-    code = np.empty(_LANES, np.int64)
-    for j in range(lanes):
-        first[j] = j * (n + 1) // lanes
+    first = np.empty(_LANES + 1, np.int64)  # where each lane's segment starts; positions run to n
+    begin = np.empty(_LANES, np.int64)  # where it starts reading
+    for j in range(_LANES + 1):
+        first[j] = j * (n + 1) // _LANES
     steps = 0
-    for j in range(lanes):
+    for j in range(_LANES):
         begin[j] = max(0, first[j] - lookback)
         steps = max(steps, first[j + 1] - begin[j])
-    for j in range(_LANES):
-        # Position -1 is the separator before the text.
-        code[j] = table[SEP] if begin[j] == 0 else 0
     if begin.max() + steps > syms.size:
         raise ValueError("symbols need more padding")
-    dense_end = table.size  # a code's row offset below this is a dense row
-    n_dense = table.size // n_syms
+    f0, f1, f2, f3, f4, f5, f6, f7, f8 = first[0], first[1], first[2], first[3], first[4], first[5], first[6], first[7], n + 1
+    b0, b1, b2, b3, b4, b5, b6, b7 = begin[0], begin[1], begin[2], begin[3], begin[4], begin[5], begin[6], begin[7]
+    # Position -1 is the separator before the text.
+    start = table[SEP]
+    c0, c1, c2, c3 = start, start if b1 == 0 else 0, start if b2 == 0 else 0, start if b3 == 0 else 0
+    c4, c5, c6, c7 = start if b4 == 0 else 0, start if b5 == 0 else 0, start if b6 == 0 else 0, start if b7 == 0 else 0
+    trap = table.size - n_syms  # the row of -1, where codes of states without a dense row point
+    n_dense = trap // n_syms
     counts[:] = 0
     for t in range(steps):
-        ended = deep = 0
-        # No call in this loop: it would keep the lanes' codes out of registers.
-        for j in range(_LANES):
-            row = code[j] >> 1
-            if row < dense_end:
-                c = table[row + syms[begin[j] + t]]
-                code[j] = c
-                ended |= c
-            else:
-                deep |= 1 << j
-        if deep:
-            for j in range(_LANES):
-                if deep >> j & 1:
-                    code[j] = _next(table, n_syms, nodes, cells, out, code[j], syms[begin[j] + t])
-                    ended |= code[j]
-        if ended & 1:
-            for j in range(_LANES):
-                i = begin[j] + t
-                if code[j] & 1 and first[j] <= i < first[j + 1]:
-                    counts[j] = _emit(found, j, counts[j], code[j], i, n_syms, n_dense, out, next_out, term, key_len)
+        n0 = table[min(c0 >> 1, trap) + syms[b0 + t]]
+        n1 = table[min(c1 >> 1, trap) + syms[b1 + t]]
+        n2 = table[min(c2 >> 1, trap) + syms[b2 + t]]
+        n3 = table[min(c3 >> 1, trap) + syms[b3 + t]]
+        n4 = table[min(c4 >> 1, trap) + syms[b4 + t]]
+        n5 = table[min(c5 >> 1, trap) + syms[b5 + t]]
+        n6 = table[min(c6 >> 1, trap) + syms[b6 + t]]
+        n7 = table[min(c7 >> 1, trap) + syms[b7 + t]]
+        if (n0 | n1 | n2 | n3 | n4 | n5 | n6 | n7) < 0:
+            n0 = n0 if n0 >= 0 else _next(table, n_syms, nodes, cells, out, c0, syms[b0 + t])
+            n1 = n1 if n1 >= 0 else _next(table, n_syms, nodes, cells, out, c1, syms[b1 + t])
+            n2 = n2 if n2 >= 0 else _next(table, n_syms, nodes, cells, out, c2, syms[b2 + t])
+            n3 = n3 if n3 >= 0 else _next(table, n_syms, nodes, cells, out, c3, syms[b3 + t])
+            n4 = n4 if n4 >= 0 else _next(table, n_syms, nodes, cells, out, c4, syms[b4 + t])
+            n5 = n5 if n5 >= 0 else _next(table, n_syms, nodes, cells, out, c5, syms[b5 + t])
+            n6 = n6 if n6 >= 0 else _next(table, n_syms, nodes, cells, out, c6, syms[b6 + t])
+            n7 = n7 if n7 >= 0 else _next(table, n_syms, nodes, cells, out, c7, syms[b7 + t])
+        c0, c1, c2, c3, c4, c5, c6, c7 = n0, n1, n2, n3, n4, n5, n6, n7
+        if (c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) & 1:
+            if c0 & 1 and f0 <= b0 + t < f1:
+                counts[0] = _emit(found, 0, counts[0], c0, b0 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c1 & 1 and f1 <= b1 + t < f2:
+                counts[1] = _emit(found, 1, counts[1], c1, b1 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c2 & 1 and f2 <= b2 + t < f3:
+                counts[2] = _emit(found, 2, counts[2], c2, b2 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c3 & 1 and f3 <= b3 + t < f4:
+                counts[3] = _emit(found, 3, counts[3], c3, b3 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c4 & 1 and f4 <= b4 + t < f5:
+                counts[4] = _emit(found, 4, counts[4], c4, b4 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c5 & 1 and f5 <= b5 + t < f6:
+                counts[5] = _emit(found, 5, counts[5], c5, b5 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c6 & 1 and f6 <= b6 + t < f7:
+                counts[6] = _emit(found, 6, counts[6], c6, b6 + t, n_syms, n_dense, out, next_out, term, key_len)
+            if c7 & 1 and f7 <= b7 + t < f8:
+                counts[7] = _emit(found, 7, counts[7], c7, b7 + t, n_syms, n_dense, out, next_out, term, key_len)
+
+
+@_compiled
+def _scan_one(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, table: np.ndarray, n_syms: int,
+              nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray,
+              key_len: np.ndarray) -> None:
+    """`_scan` in one lane, for short texts (a title), where lanes would mostly re-read."""
+    trap = table.size - n_syms
+    n_dense = trap // n_syms
+    code = table[SEP]  # after the separator before the text
+    counts[:] = 0
+    for i in range(n + 1):
+        step = table[min(code >> 1, trap) + syms[i]]
+        code = step if step >= 0 else _next(table, n_syms, nodes, cells, out, code, syms[i])
+        if code & 1:
+            counts[0] = _emit(found, 0, counts[0], code, i, n_syms, n_dense, out, next_out, term, key_len)
 
 
 @_compiled
@@ -329,11 +373,16 @@ def _occurrences(syms: np.ndarray, n: int, lookback: int, table: np.ndarray, n_s
     room = 4 + n // 64
     found = np.empty((_LANES * room, 3), np.int32)
     counts = np.empty(_LANES, np.int64)
-    _scan(syms, n, found, counts, lookback, table, n_syms, nodes, cells, out, next_out, term, key_len)
-    if counts.max() > room:
+    short = n < 4 * lookback  # where eight lanes stop paying for their re-reading
+    for _ in range(2):
+        if short:
+            _scan_one(syms, n, found, counts, table, n_syms, nodes, cells, out, next_out, term, key_len)
+        else:
+            _scan(syms, n, found, counts, lookback, table, n_syms, nodes, cells, out, next_out, term, key_len)
+        if counts.max() <= room:
+            break
         room = counts.max()
         found = np.empty((_LANES * room, 3), np.int32)
-        _scan(syms, n, found, counts, lookback, table, n_syms, nodes, cells, out, next_out, term, key_len)
     ordered = np.empty((counts.sum(), 3), np.int32)
     at = 0
     for lane in range(_LANES):
@@ -344,8 +393,9 @@ def _occurrences(syms: np.ndarray, n: int, lookback: int, table: np.ndarray, n_s
 
 @_compiled
 def _padded(n: int, lookback: int) -> np.ndarray:
-    """Room for `n` symbols, then what `_scan` reads past them."""
-    syms = np.full(n + lookback + (n + 1) // _LANES + 4, OTHER, np.int32)
+    """Room for `n` symbols, the separator after them, and OTHER padding for `_scan`'s lanes,
+    which all take as many steps as the longest and so read a little past it (it checks)."""
+    syms = np.full(n + lookback + 3, OTHER, np.int32)
     syms[n] = SEP
     return syms
 
@@ -432,30 +482,36 @@ def _same_span(text: str, start: int, stop: int, other: int, other_stop: int) ->
 
 
 @_compiled
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, ascending."""
-    if values.size > 32:
-        return np.unique(values)
-    # Usually a handful: an insertion sort beats np.unique's overhead.
-    out = np.empty(values.size, values.dtype)
-    n = 0
-    for v in values:
-        k = n
-        while k > 0 and out[k - 1] > v:
-            k -= 1
-        if k > 0 and out[k - 1] == v:
-            continue
-        for m in range(n, k, -1):
-            out[m] = out[m - 1]
-        out[k] = v
-        n += 1
-    return out[:n]
+def _empty_set(room: int) -> np.ndarray:
+    """An open-addressing hash set of non-negative numbers with room for `room`: -1 marks a
+    free slot."""
+    size = 16
+    while size < 2 * room:
+        size *= 2
+    return np.full(size, -1, np.int64)
+
+
+@_compiled
+def _set_of(values: np.ndarray) -> np.ndarray:
+    slots = _empty_set(values.size)
+    for value in values:
+        slots[_slot(slots, value)] = value
+    return slots
 
 
 @_inlined
-def _contains(ordered: np.ndarray, value: int) -> bool:
-    j = np.searchsorted(ordered, value)
-    return j < ordered.size and ordered[j] == value
+def _slot(slots: np.ndarray, value: int) -> int:
+    """Where `value` is in the hash set `slots`, or the free slot where it would go."""
+    mask = slots.size - 1
+    k = (value * 0x9E3779B1) & mask
+    while slots[k] != -1 and slots[k] != value:
+        k = (k + 1) & mask
+    return k
+
+
+@_inlined
+def _has(slots: np.ndarray, value: int) -> bool:
+    return slots[_slot(slots, value)] == value
 
 
 @_compiled
@@ -469,8 +525,8 @@ def _resolve(spans: np.ndarray, entries: np.ndarray, e_kind: np.ndarray, e_index
     for j in range(spans.shape[0]):
         for p in range(spans[j, 2], spans[j, 3]):
             kind, index = e_kind[entries[p]], e_index[entries[p]]
-            if kind == STRONG or (kind == WEAK and (_contains(strong, index) or _contains(context, index))) or (
-                kind == SURNAME and _contains(strong, index)
+            if kind == STRONG or (kind == WEAK and (_has(strong, index) or _has(context, index))) or (
+                kind == SURNAME and _has(strong, index)
             ):
                 links[count, 0], links[count, 1], links[count, 2] = spans[j, 0], spans[j, 1], index
                 count += 1
@@ -503,7 +559,7 @@ def _word_end(classes: np.ndarray, i: int) -> int:
 @_inlined
 def _particle_end(text: str, classes: np.ndarray, i: int) -> int:
     """End of a particle and its space at `i`, else -1."""
-    if i >= classes.size or not classes[i] & _LOWER:
+    if i >= classes.size or not classes[i] & _PARTICLE_START:
         return -1
     initial = _get_code_point(text, i)
     for p in range(_PARTICLE_LENGTHS.size):
@@ -565,33 +621,27 @@ def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
     """The first occurrence (start, stop) of each distinct text among `names`, most frequent
     first, ties in order of first occurrence (as `Counter.most_common`), at most `limit`."""
     m = names.shape[0]
-    # Each name's first occurrence with the same text: among the names with the same hash,
-    # which are few unless the same name repeats, and then the first compare says so.
     hashes = np.empty(m, np.uint64)
     for j in range(m):
         h = np.uint64(0xCBF29CE484222325)
         for p in range(names[j, 0], names[j, 1]):
             h = (h ^ np.uint64(_get_code_point(text, p))) * np.uint64(0x100000001B3)
         hashes[j] = h
-    order = _sorted_order(hashes)  # equal hashes stay in text order
-    group = np.arange(m)
-    r = 0
-    while r < m:
-        e = r + 1
-        while e < m and hashes[order[e]] == hashes[order[r]]:
-            e += 1
-        for x in range(r + 1, e):
-            j = order[x]
-            for y in range(r, x):
-                first = order[y]
-                if group[first] == first and _same_span(text, names[j, 0], names[j, 1], names[first, 0], names[first, 1]):
-                    group[j] = first
-                    break
-        r = e
+    # Each name's first occurrence with the same text, through a hash table of first occurrences.
+    firsts = _empty_set(m)
+    mask = np.uint64(firsts.size - 1)
     counts = np.zeros(m, np.int64)
     for j in range(m):
-        counts[group[j]] += 1
-    ranked = _sorted_order((m - counts) * (m + 1) + np.arange(m))
+        k = hashes[j] & mask
+        while firsts[k] != -1:
+            f = firsts[k]
+            if hashes[f] == hashes[j] and _same_span(text, names[j, 0], names[j, 1], names[f, 0], names[f, 1]):
+                break
+            k = (k + np.uint64(1)) & mask
+        if firsts[k] == -1:
+            firsts[k] = j
+        counts[firsts[k]] += 1
+    ranked = _sorted_order((m - counts) * (m + 1) + np.arange(m))  # names that are no first occurrence last
     kept = 0
     while kept < min(limit, m) and counts[ranked[kept]]:
         kept += 1
@@ -603,47 +653,65 @@ def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
 
 @_compiled
 def _sorted_order(keys: np.ndarray) -> np.ndarray:
-    """Indexes that sort `keys`, equal keys in index order."""
-    if keys.size > 32:
-        return np.argsort(keys, kind="mergesort")
-    # Usually a handful: an insertion sort beats argsort's overhead.
-    order = np.arange(keys.size)
-    for j in range(1, keys.size):
+    """Indexes that sort `keys`, equal keys in index order: a merge sort of insertion-sorted
+    runs (usually a handful of keys, so usually just the insertion sort)."""
+    n = keys.size
+    order = np.arange(n)
+    for j in range(1, n):
+        if j % _RUN == 0:
+            continue
         moving = order[j]
         k = j
-        while k > 0 and keys[order[k - 1]] > keys[moving]:
+        while k % _RUN and keys[order[k - 1]] > keys[moving]:
             order[k] = order[k - 1]
             k -= 1
         order[k] = moving
+    other = np.empty(n, np.int64)
+    width = _RUN
+    while width < n:
+        for low in range(0, n, 2 * width):
+            middle, high = min(low + width, n), min(low + 2 * width, n)
+            i, j = low, middle
+            for k in range(low, high):
+                if j >= high or (i < middle and keys[order[i]] <= keys[order[j]]):
+                    other[k] = order[i]
+                    i += 1
+                else:
+                    other[k] = order[j]
+                    j += 1
+        order, other = other, order
+        width *= 2
     return order
 
 
 # The compiled tables travel as one int32 array, one argument to unbox instead of many: a
-# header (symbol count, theme count, where each part starts, where the last ends), then these.
+# header (symbol count, theme count, longest key, where each part starts, where the last
+# ends), then these.
 PARTS = ("info_bmp", "key_sym_bmp", "astral_chars", "astral_syms", "table", "nodes", "cells", "out",
          "next_out", "term", "key_len", "entry_ptr", "e_kind", "e_index", "e_exact", "exact_ptr",
          "exact_chars", "id_rank")
 (_INFO_BMP, _KEY_SYM_BMP, _ASTRAL_CHARS, _ASTRAL_SYMS, _TABLE, _NODES, _CELLS, _OUT, _NEXT_OUT, _TERM, _KEY_LEN,
  _ENTRY_PTR, _E_KIND, _E_INDEX, _E_EXACT, _EXACT_PTR, _EXACT_CHARS, _ID_RANK) = range(len(PARTS))
-_HEADER = 2 + len(PARTS) + 1
+_HEADER = 3 + len(PARTS) + 1
 
 
 def pack(n_syms: int, n_themes: int, parts: dict[str, np.ndarray]) -> np.ndarray:
-    """`PARTS` (int32 arrays, `nodes` flattened) and the counts, as `tag`'s `tables`."""
+    """`PARTS` (int32 arrays, `nodes` flattened) and the counts, as `tag`'s `tables`. Empties
+    `parts` as it goes, so that the largest tables are not held twice."""
     sizes = [parts[name].size for name in PARTS]
     if _HEADER + sum(sizes) > np.iinfo(np.int32).max:
         raise ValueError("the tagger's tables exceed 2**31 entries")
     blob = np.empty(_HEADER + sum(sizes), np.int32)
-    blob[0], blob[1] = n_syms, n_themes
-    blob[2:_HEADER] = _HEADER + np.concatenate(([0], np.cumsum(sizes)))
+    blob[0], blob[1], blob[2] = n_syms, n_themes, parts["key_len"].max(initial=0)
+    blob[3:_HEADER] = _HEADER + np.concatenate(([0], np.cumsum(sizes)))
     for k, name in enumerate(PARTS):
-        blob[blob[2 + k]:blob[3 + k]] = parts[name].ravel()
+        blob[blob[3 + k]:blob[4 + k]] = parts.pop(name).ravel()
     return blob
 
 
 @_inlined
 def _part(tables: np.ndarray, k: int) -> np.ndarray:
-    return tables[tables[2 + k]:tables[3 + k]]
+    return tables[tables[3 + k]:tables[4 + k]]
 
 
 @_compiled
@@ -659,7 +727,7 @@ def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_fo
     depends on its context: call again with that text folded in Python and `*_prefolded` set.
     `tables` is `pack`'s.
     """
-    n_syms, n_themes = tables[0], tables[1]
+    n_syms, n_themes, lookback = tables[0], tables[1], tables[2]
     info_bmp, key_sym_bmp = _part(tables, _INFO_BMP), _part(tables, _KEY_SYM_BMP)
     astral_chars, astral_syms = _part(tables, _ASTRAL_CHARS), _part(tables, _ASTRAL_SYMS)
     table, nodes, cells = _part(tables, _TABLE), _part(tables, _NODES).reshape((-1, 4)), _part(tables, _CELLS)
@@ -667,7 +735,6 @@ def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_fo
     key_len, entry_ptr, e_kind = _part(tables, _KEY_LEN), _part(tables, _ENTRY_PTR), _part(tables, _E_KIND)
     e_index, e_exact, exact_ptr = _part(tables, _E_INDEX), _part(tables, _E_EXACT), _part(tables, _EXACT_PTR)
     exact_chars, id_rank = _part(tables, _EXACT_CHARS), _part(tables, _ID_RANK)
-    lookback = key_len.max() if key_len.size else 0
     title_syms = _padded(len(title), lookback)
     body_syms = _padded(len(body), lookback)
     body_classes = np.empty(len(body), np.uint8)
@@ -688,22 +755,35 @@ def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_fo
         title, title_found, 0, theme_hits, entry_ptr, e_kind, e_index, e_exact, exact_ptr, exact_chars)
     body_spans, body_entries, body_context = _spans(
         body, body_found, 1, theme_hits, entry_ptr, e_kind, e_index, e_exact, exact_ptr, exact_chars)
-    context = _distinct(np.concatenate((title_context, body_context)))
+    context = _set_of(np.concatenate((title_context, body_context)))
     strong = np.empty(title_entries.size + body_entries.size, np.int32)
     n_strong = _strong(title_spans, title_entries, e_kind, e_index, strong, 0)
     n_strong = _strong(body_spans, body_entries, e_kind, e_index, strong, n_strong)
-    strong = _distinct(strong[:n_strong])
+    strong = _set_of(strong[:n_strong])
     title_links = _resolve(title_spans, title_entries, e_kind, e_index, strong, context)
     body_links = _resolve(body_spans, body_entries, e_kind, e_index, strong, context)
 
-    found = _distinct(np.concatenate((title_links[:, 2], body_links[:, 2])))
-    in_title = np.zeros(found.size, np.int64)
-    count = np.zeros(found.size, np.int64)  # mentions in the body, plus one when in the title
-    for j in range(title_links.shape[0]):
-        in_title[np.searchsorted(found, title_links[j, 2])] = 1
-    slot = np.empty(body_links.shape[0], np.int64)
-    for j in range(body_links.shape[0]):
-        slot[j] = np.searchsorted(found, body_links[j, 2])
+    # The linked entities in first-seen order, and each link's place among them.
+    links = np.concatenate((title_links[:, 2], body_links[:, 2]))
+    seen = _empty_set(links.size)
+    seen_slot = np.empty(seen.size, np.int64)
+    found = np.empty(links.size, np.int64)
+    slot = np.empty(links.size, np.int64)
+    n_found = 0
+    for j in range(links.size):
+        k = _slot(seen, links[j])
+        if seen[k] == -1:
+            seen[k], seen_slot[k], found[n_found] = links[j], n_found, links[j]
+            n_found += 1
+        slot[j] = seen_slot[k]
+    found = found[:n_found]
+    in_title = np.zeros(n_found, np.int64)
+    count = np.zeros(n_found, np.int64)  # mentions in the body, plus one when in the title
+    n_title = title_links.shape[0]
+    for j in range(n_title):
+        in_title[slot[j]] = 1
+    slot = slot[n_title:]
+    for j in range(slot.size):
         count[slot[j]] += 1
     most = 0
     for s in range(found.size):

@@ -37,7 +37,7 @@ def _exact_str(text: object) -> str:
 
 @dataclass
 class Tags:
-    """What the tagger found in one article (JSON-ready via `as_dict`)."""
+    """What the tagger found in one article: plain lists and dicts, ready for JSON."""
 
     entities: list[dict[str, Any]] = field(default_factory=list)
     themes: list[dict[str, Any]] = field(default_factory=list)

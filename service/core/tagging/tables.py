@@ -9,7 +9,7 @@ from .fold import CONTEXTUAL, bmp_table
 from .kernels import OTHER, SEP
 
 # Dense rows for the shallow states, where a scan spends nearly all its steps, up to this size.
-DENSE_BYTES = 32 << 20
+DENSE_BYTES = 64 << 20
 Entry = tuple[int, int, str | None]  # kind, entity or theme index, exact text or None
 
 
@@ -51,8 +51,10 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str], n_themes
     key_len = np.fromiter(map(len, ordered), np.int32, len(ordered))
     key_ptr = np.zeros(len(ordered) + 1, np.int32)
     np.cumsum(key_len, out=key_ptr[1:])
-    table, nodes, cells, term, out, next_out = kernels.build_automaton(
-        *kernels.build_trie(key_syms, key_ptr), max(1, DENSE_BYTES // (4 * n_syms)), n_syms)
+    # Kept in `parts` only, so that packing can free each as it copies it.
+    parts = dict(zip(("table", "nodes", "cells", "term", "out", "next_out"), kernels.build_automaton(
+        *kernels.build_trie(key_syms, key_ptr), max(1, DENSE_BYTES // (4 * n_syms)), n_syms)))
+    states = parts["nodes"].shape[0]
 
     entry_ptr, kinds, indexes, exacts = [0], [], [], []
     exact_ids: dict[str, int] = {}
@@ -68,10 +70,9 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str], n_themes
     np.cumsum([len(e) for e in exact_ids], out=exact_ptr[1:])
     id_rank = np.empty(len(entity_ids), np.int32)
     id_rank[sorted(range(len(entity_ids)), key=entity_ids.__getitem__)] = np.arange(len(entity_ids))
-    parts = {
+    parts.update({
         "info_bmp": info_bmp, "key_sym_bmp": key_sym_bmp, "astral_chars": astral_chars, "astral_syms": astral_syms,
-        "table": table, "nodes": nodes, "cells": cells, "out": out, "next_out": next_out, "term": term,
         "key_len": key_len, "entry_ptr": np.array(entry_ptr), "e_kind": np.array(kinds), "e_index": np.array(indexes),
         "e_exact": np.array(exacts), "exact_ptr": exact_ptr, "exact_chars": exact_chars, "id_rank": id_rank,
-    }
-    return Tables(kernels.pack(n_syms, n_themes, parts), nodes.shape[0])
+    })
+    return Tables(kernels.pack(n_syms, n_themes, parts), states)
