@@ -87,7 +87,14 @@ def _alerts(console: Console, settings: Settings, names: TopicNames, starts) -> 
     outcome, so keep reading a moment after the last outcome arrived."""
     alerts: list[bytes] = []
     asyncio.run(read(settings, [names.alerts], lambda r: alerts.append(r.value), start=starts, follow=True, timeout=2.0))
-    console.print(f"[bold]Alerts[/] ({len(alerts)}):" if alerts else "Alerts: none raised by this run.")
+    if alerts:
+        console.print(f"[bold]Alerts[/] ({len(alerts)}):")
+    elif any(starts.values()):
+        # Same articles, same story ids: their alerts are still open and nothing is new.
+        console.print("Alerts: none raised by this run. An earlier run already alerted on these articles, and "
+                      "a re-sent article adds nothing until the rules' cooldowns end (`make clean` starts afresh).")
+    else:
+        console.print("Alerts: none raised by this run.")
     for value in alerts[:8]:
         console.print("  " + escape(describe(value)), highlight=False)
 
