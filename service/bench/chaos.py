@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import TopicPartition
 
 from service import codec
 from service.admin import ensure_topics

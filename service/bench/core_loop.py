@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from service import codec
-from service.core.alert_stage import decide_alerts, forget_stories, match_records
+from service.core.alert_stage import match_records
 from service.core.dedup import DEFAULT_CONFIG, Decision, DedupConfig
 from service.core.dedup.evaluate import clustering_metrics
-from service.core.dedup_stage import article_time, decide
+from service.core.dedup_stage import article_time
 from service.core.ingest import Limits, ingest
-from service.core.loop import SWEEP_EVERY, Output, Pipeline
+from service.core.loop import Output, Pipeline
 from service.core.rules import AlertState, RuleSet, kb_resolver, load_rules
 from service.core.tagging import Entity, Tagger, Tags, Theme, load_kb, load_themes
 from service.generate import Generated, Generator
@@ -172,14 +172,13 @@ def minhash(text: str, config: DedupConfig):
     return sketch
 
 
-class ReferencePipeline:
-    """`Pipeline.process` with datasketch for dedup and flashtext for tagging."""
+class ReferencePipeline(Pipeline):
+    """`Pipeline.process` with datasketch for dedup and flashtext for tagging; the dedup step's
+    bookkeeping and the alerts are the same code (`Pipeline.settle`)."""
 
     def __init__(self, tagger: FlashtextTagger, rules: RuleSet, threshold: float,
                  limits: Limits = Limits(), config: DedupConfig = DEFAULT_CONFIG) -> None:
-        self.tagger, self.rules, self.limits, self.config = tagger, rules, limits, config
-        self.index = LSHIndex(threshold, config.num_bins)
-        self.alerts, self.stories, self.decided = AlertState({}, {}), {}, 0
+        super().__init__(tagger, rules, LSHIndex(threshold, config.num_bins), AlertState({}, {}), {}, limits, config)
 
     def process(self, value: bytes | None, key: bytes | None, source: SourceRef, received_at: datetime) -> list[Output]:
         outcome = ingest(value, key, source, received_at, self.limits)
@@ -194,16 +193,7 @@ class ReferencePipeline:
             "article_id": article.id, "url_key": None, "content_hash": None, "shingle_count": 0,
             "sketch": "", "signature": "", "bands": []}}
         request["rules"] = match_records(self.rules, record)
-        where, out_record = decide(self.index, request, received_at)
-        out = [Output(where, out_record["id"].encode(), codec.dumps(out_record))]
-        now = request["time"]
-        events = decide_alerts(self.alerts, self.rules, self.stories, where, out_record, request["rules"], now)
-        out += [Output("alerts", e["alert_id"].encode(), codec.dumps(e)) for e in events]
-        self.decided += 1
-        if self.decided % SWEEP_EVERY == 0:
-            self.alerts.sweep(now)
-            forget_stories(self.stories, now - self.config.retention_seconds)
-        return out
+        return self.settle(request, received_at)
 
 
 def roots(outputs: list[list[Output]]) -> dict[int, str]:

@@ -58,7 +58,10 @@ class Pipeline:
         prepared = prepare(value, key, source, received_at, self.limits, self.tagger, self.rules, self.config)
         if prepared.request is None:
             return [Output("invalid", key, codec.dumps(prepared.dead.model_dump(mode="json")))]
-        request = prepared.request
+        return self.settle(prepared.request, received_at)
+
+    def settle(self, request: dict[str, Any], received_at: datetime) -> list[Output]:
+        """The dedup step for one prepared request: its outcome, then its alert events."""
         where, record = decide(self.index, request, received_at)
         out = [Output(where, record["id"].encode(), codec.dumps(record))]
         now = request["time"]

@@ -1,6 +1,5 @@
 """Tagging on the real worker: entities and themes on enriched events, KB hot reload."""
 
-import asyncio
 import shutil
 import time
 
