@@ -273,6 +273,14 @@ def _cluster_id() -> str:
             return cluster_id
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for brokers and workers of tests
+    and benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)

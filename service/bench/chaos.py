@@ -8,7 +8,6 @@ that restarting it disturbs nothing else.
 
 import asyncio
 import random
-import socket
 import threading
 import time
 from collections import Counter
@@ -36,12 +35,6 @@ STALL_SECONDS = 180
 
 class Stalled(Exception):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

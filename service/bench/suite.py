@@ -21,11 +21,10 @@ from aiokafka.errors import KafkaError
 
 from service.admin import ensure_topics
 from service.bench import core_loop, latency, passthrough, report
-from service.bench.chaos import free_port
 from service.bench.worker import drain, isolated, push_messages
 from service.errors import NewsflowError
 from service.generate import Generator
-from service.kafka_local import LocalKafka, kafka_version
+from service.kafka_local import LocalKafka, free_port, kafka_version
 from service.settings import Settings
 from service.topic_names import TopicNames
 from service.worker import WorkerProcess

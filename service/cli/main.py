@@ -331,7 +331,8 @@ def bench_chaos(
     import uuid
     from pathlib import Path
 
-    from service.bench.chaos import free_port, run_chaos
+    from service.bench.chaos import run_chaos
+    from service.kafka_local import free_port
 
     if guarantee not in ("at_least_once", "exactly_once"):
         fail("--guarantee must be at_least_once or exactly_once")

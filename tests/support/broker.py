@@ -3,12 +3,12 @@
 import asyncio
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from service.admin import probe
+from service.kafka_local import free_port
 from service.settings import Settings
 
 # Read at import, before the autouse fixture scrubs NEWSFLOW_* from the environment.
@@ -21,12 +21,6 @@ class Broker:
     bootstrap: str
     kind: str
     stop: Callable[[], None] = lambda: None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _answers(bootstrap: str) -> bool:
