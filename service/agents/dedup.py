@@ -15,9 +15,8 @@ from service.app import app
 from service.core.dedup import DedupIndex
 from service.alert_log import sent_updates
 from service.consumer import end_offsets
-from service.core.alert_stage import decide_alerts, forget_stories, to_send
+from service.core.alert_stage import decide_alerts, prune_when_due, to_send
 from service.core.dedup_stage import decide
-from service.core.loop import SWEEP_EVERY
 from service.core.rules import AlertState
 from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
 from service.metrics import METRICS
@@ -93,10 +92,7 @@ def _alerts(where: str, record: dict, request: dict, offset: int) -> list[dict]:
                                now, replaying)
         events = to_send(events, _sent_updates if replaying else None)
         _processed += 1
-        # Groups that went quiet are only pruned by a sweep.
-        if _processed % SWEEP_EVERY == 0:
-            ALERTS.sweep(now)
-            forget_stories(tables.alert_stories, now - DEDUP_CONFIG.retention_seconds)
+        prune_when_due(ALERTS, tables.alert_stories, _processed, now, DEDUP_CONFIG.retention_seconds)
         return events
     except Exception:
         log.exception("alert stage failed for %s", record.get("id"))

@@ -66,6 +66,20 @@ def to_send(events: list[dict[str, Any]], sent: set[tuple[str, int]] | None) -> 
     return out
 
 
+# Alert groups and stories that went quiet are pruned every this many decisions.
+SWEEP_EVERY = 1000
+
+
+def prune_when_due(state: AlertState, stories: MutableMapping[str, Any], decided: int, now: float,
+                   retention_seconds: float) -> None:
+    """Every SWEEP_EVERY-th decision (`decided` counts them): drop alerts past their cooldown,
+    empty windows and stories older than the retention. Groups that go quiet are never touched
+    again, so only this sweep removes them."""
+    if decided % SWEEP_EVERY == 0:
+        state.sweep(now)
+        forget_stories(stories, now - retention_seconds)
+
+
 def forget_stories(stories: MutableMapping[str, Any], before: float) -> int:
     """Drop remembered stories older than `before` (epoch seconds); returns how many went."""
     old = [key for key, value in stories.items() if value["t"] < before]

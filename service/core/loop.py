@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from service import codec
-from service.core.alert_stage import decide_alerts, forget_stories
+from service.core.alert_stage import decide_alerts, prune_when_due
 from service.core.dedup import DEFAULT_CONFIG, DedupConfig, DedupIndex
 from service.core.dedup_stage import decide
 from service.core.ingest import Limits
@@ -20,10 +20,6 @@ from service.core.pipeline import prepare
 from service.core.rules import AlertState, RuleSet
 from service.core.tagging import Tagger
 from service.schemas.article import SourceRef
-
-# Alert groups that went quiet are pruned every this many decisions, as the dedup agent does.
-SWEEP_EVERY = 1000
-
 
 class Output(NamedTuple):
     """One message to publish: `topic` is enriched, duplicates, invalid or alerts."""
@@ -68,7 +64,5 @@ class Pipeline:
         events = decide_alerts(self.alerts, self.rules, self.stories, where, record, request["rules"], now)
         out += [Output("alerts", e["alert_id"].encode(), codec.dumps(e)) for e in events]
         self.decided += 1
-        if self.decided % SWEEP_EVERY == 0:
-            self.alerts.sweep(now)
-            forget_stories(self.stories, now - self.config.retention_seconds)
+        prune_when_due(self.alerts, self.stories, self.decided, now, self.config.retention_seconds)
         return out

@@ -57,3 +57,17 @@ def test_copies_of_stories_that_matched_nothing_cost_nothing_and_stories_expire(
     assert decide_alerts(state, RULES, stories, "duplicates", dup, [], 1001.0) == []
     decide_alerts(state, RULES, stories, "enriched", article("o", "a.example"), match_records(RULES, article("o", "a.example")), 1000.0)
     assert forget_stories(stories, before=2000.0) == 1 and stories == {}
+
+
+def test_quiet_groups_and_old_stories_are_pruned_on_every_sweep_th_decision():
+    from service.core.alert_stage import SWEEP_EVERY, prune_when_due
+
+    state, stories = AlertState({}, {}), {}
+    original = article("o", "a.example")
+    decide_alerts(state, RULES, stories, "enriched", original, match_records(RULES, original), 1000.0)
+    assert stories and state.windows
+    later = 1000.0 + 2 * 3600
+    prune_when_due(state, stories, SWEEP_EVERY - 1, later, retention_seconds=3600)
+    assert stories and state.windows
+    prune_when_due(state, stories, SWEEP_EVERY, later, retention_seconds=3600)
+    assert stories == {} and state.windows == {}
