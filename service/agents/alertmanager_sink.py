@@ -3,7 +3,7 @@
 from service.agents.ingest import RULEBOOK
 from service.alertmanager import AlertmanagerSink
 from service.app import app, settings
-from service.core.rules import Rule, RuleSet
+from service.core.rules import Rule
 from service.metrics import METRICS
 
 SINK = None
@@ -11,17 +11,10 @@ if settings.alertmanager_url:
     SINK = AlertmanagerSink(settings.alertmanager_url, timeout=settings.alertmanager_timeout,
                             resend_seconds=settings.alertmanager_resend_seconds, metrics=METRICS)
 
-# Rule id -> cooldown of the rule set that raised the alerts, rebuilt when the rules reload.
-_cooldowns: tuple[RuleSet | None, dict[str, int]] = (None, {})
-
-
 def _cooldown(rule_id: str) -> int:
-    global _cooldowns
-    rules = RULEBOOK.rules
-    if _cooldowns[0] is not rules:
-        _cooldowns = (rules, {rule.id: rule.cooldown for rule in rules.rules})
+    rule = RULEBOOK.rules.by_id.get(rule_id)
     # A rule reloaded away between deciding and forwarding: the rules' default cooldown.
-    return _cooldowns[1].get(rule_id, Rule.cooldown)
+    return rule.cooldown if rule is not None else Rule.cooldown
 
 
 def forward_to_alertmanager(alert: dict) -> None:

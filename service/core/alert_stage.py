@@ -16,7 +16,7 @@ def match_records(rules: RuleSet, article: dict[str, Any]) -> list[dict[str, Any
 
 
 def _matches(rules: RuleSet, records: list[dict[str, Any]]) -> list[Match]:
-    by_id = {rule.id: rule for rule in rules.rules}
+    by_id = rules.by_id
     # A rule removed by a reload since the article was matched no longer alerts.
     return [Match(by_id[r["rule_id"]], tuple(r["evidence"]), tuple(r["entities"])) for r in records if r["rule_id"] in by_id]
 

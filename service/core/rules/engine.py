@@ -52,6 +52,8 @@ class RuleSet:
 
     def __init__(self, rules: list[Rule], atoms: dict[Atom, int]) -> None:
         self.rules = rules
+        # Matches travel between stages as rule ids; the step that decides looks them up here.
+        self.by_id: dict[str, Rule] = {rule.id: rule for rule in rules}
         self._atoms = list(atoms)
         self._entity: dict[str, int] = {}
         self._simple: dict[tuple[str, str], int] = {}
