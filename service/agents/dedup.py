@@ -19,7 +19,7 @@ from service.core.alert_stage import decide_alerts, prune_when_due, to_send
 from service.core.dedup_stage import decide
 from service.core.rules import AlertState
 from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
-from service.metrics import METRICS
+from service.metrics import METRICS, child
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
 from service.settings import get_settings
@@ -117,7 +117,7 @@ async def dedup_articles(stream):
             _rebuild_derived()
             await _replay_guard(event)
         started = time.perf_counter()
-        METRICS.messages_in.labels(STAGE).inc()
+        child(METRICS.messages_in, STAGE).inc()
         try:
             request = codec.loads(event.value)
             where, record = decide(INDEX, request, datetime.now(timezone.utc))
@@ -131,13 +131,13 @@ async def dedup_articles(stream):
         await topic.send(key=record["id"].encode(), value=codec.dumps(record))
         for alert in _alerts(where, record, request, event.message.offset):
             await topics.alerts.send(key=alert["alert_id"].encode(), value=codec.dumps(alert))
-            METRICS.alerts.labels(alert["rule_id"], alert["severity"], alert["status"]).inc()
+            child(METRICS.alerts, alert["rule_id"], alert["severity"], alert["status"]).inc()
             forward_to_alertmanager(alert)
         outcome = "enriched" if where == "enriched" else "duplicate"
-        METRICS.messages_out.labels(STAGE, outcome).inc()
+        child(METRICS.messages_out, STAGE, outcome).inc()
         if outcome == "duplicate":
-            METRICS.duplicates.labels(record["kind"]).inc()
-        METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)
+            child(METRICS.duplicates, record["kind"]).inc()
+        child(METRICS.stage_seconds, STAGE).observe(time.perf_counter() - started)
         raw_ts = record["raw"].get("timestamp_ms")
         if raw_ts:
-            METRICS.end_to_end_seconds.labels(outcome).observe(max(0.0, time.time() - raw_ts / 1000))
+            child(METRICS.end_to_end_seconds, outcome).observe(max(0.0, time.time() - raw_ts / 1000))

@@ -11,7 +11,7 @@ from service.core.dedup import DedupConfig
 from service.core.pipeline import prepare
 from service.core.ingest import Limits, Rejected, dead_letter
 from service.knowledge import KnowledgeBase
-from service.metrics import METRICS
+from service.metrics import METRICS, child
 from service.rulebook import DEFAULT_RULES, Rulebook
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
@@ -48,7 +48,7 @@ def process(value: bytes | None, key: bytes | None, source: SourceRef) -> Send:
         if prepared.request is not None:
             request = prepared.request
             for entity in request["article"]["entities"]:
-                METRICS.entities_tagged.labels(entity["type"]).inc()
+                child(METRICS.entities_tagged, entity["type"]).inc()
                 METRICS.entity_mentions.inc(entity["id"], entity["name"], entity["type"])
             return Send("valid", request["article"]["id"].encode(), codec.dumps(request))
         dead = prepared.dead
@@ -69,19 +69,19 @@ async def ingest_articles(stream):
             topic=msg.topic, partition=msg.partition, offset=msg.offset,
             timestamp_ms=int(msg.timestamp * 1000) if msg.timestamp else None,
         )
-        METRICS.messages_in.labels(STAGE).inc()
+        child(METRICS.messages_in, STAGE).inc()
         METRICS.article_size_bytes.observe(len(event.value or b""))
         send = process(event.value, event.key, source)
         if send.label == "valid":
             await topics.dedup_requests.send(key=send.key, value=send.value)
-            METRICS.messages_out.labels(STAGE, "valid").inc()
+            child(METRICS.messages_out, STAGE, "valid").inc()
         else:
             await topics.invalid.send(key=send.key, value=send.value)
-            METRICS.messages_out.labels(STAGE, "invalid").inc()
-            METRICS.invalid.labels(send.label).inc()
+            child(METRICS.messages_out, STAGE, "invalid").inc()
+            child(METRICS.invalid, send.label).inc()
             if msg.timestamp:
-                METRICS.end_to_end_seconds.labels("invalid").observe(max(0.0, time.time() - msg.timestamp))
-        METRICS.stage_seconds.labels(STAGE).observe(time.perf_counter() - started)
+                child(METRICS.end_to_end_seconds, "invalid").observe(max(0.0, time.time() - msg.timestamp))
+        child(METRICS.stage_seconds, STAGE).observe(time.perf_counter() - started)
 
 
 @app.timer(interval=settings.kb_reload_seconds)

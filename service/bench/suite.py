@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from service.admin import ensure_topics
 from service.bench import core_loop, latency, passthrough, report
-from service.bench.worker import drain, isolated, push_messages
+from service.bench.worker import drain, isolated, profiled_drain, push_messages
 from service.errors import NewsflowError
 from service.generate import Generator
 from service.kafka_local import LocalKafka, free_port, kafka_version
@@ -43,11 +43,14 @@ class Scale:
     core_messages: int  # messages of the core loop and its reference
     rounds: int
     latency_seconds: float
+    profile_messages: int  # drained again by a worker under py-spy, apart from the timed drain
 
 
-FULL = Scale(backlog=200_000, rss_at=(50_000, 200_000), core_messages=20_000, rounds=3, latency_seconds=60)
+FULL = Scale(backlog=200_000, rss_at=(50_000, 200_000), core_messages=20_000, rounds=3, latency_seconds=60,
+             profile_messages=20_000)
 # Sized to stay under 3 minutes on a 2-core machine (20k took 213 s while the worker drains ~180/s).
-QUICK = Scale(backlog=10_000, rss_at=(2_500, 10_000), core_messages=2_000, rounds=3, latency_seconds=15)
+QUICK = Scale(backlog=10_000, rss_at=(2_500, 10_000), core_messages=2_000, rounds=3, latency_seconds=15,
+              profile_messages=4_000)
 
 
 def scale_for(quick: bool, count: int | None) -> Scale:
@@ -114,6 +117,7 @@ def run(settings: Settings, quick: bool, out: Path, command: str, count: int | N
         raise NewsflowError(f"Kafka failed the benchmark after: {done}: {e!r} (worker log in {out})") from e
     finally:
         shutil.rmtree(out / "state", ignore_errors=True)
+        shutil.rmtree(out / "profile-state", ignore_errors=True)
     result = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": time.monotonic() - clock,
@@ -158,4 +162,8 @@ def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
     finally:
         worker.stop()
     phases.done("worker stop")
-    return {"generated": dict(labels), "passthrough": copied, "worker": drained, "latency": lat}
+    on_progress(f"profiling a worker (py-spy) over {scale.profile_messages:,} more messages")
+    profiled = profiled_drain(settings, scale.profile_messages, out, DUP_RATE, INVALID_RATE, SEED, on_progress)
+    phases.done("profile")
+    return {"generated": dict(labels), "passthrough": copied, "worker": drained, "latency": lat,
+            "profile": profiled}

@@ -7,6 +7,7 @@ topics, which costs the broker and this process next to nothing while the worker
 """
 
 import asyncio
+import os
 import re
 import time
 import urllib.request
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from service.admin import ensure_topics
+from service.bench import profile
 from service.cli.inputs import Item
 from service.consumer import end_offsets, make_consumer
 from service.errors import NewsflowError
@@ -37,6 +39,15 @@ def stage_means(metrics_text: str) -> dict[str, float]:
         if m:
             (sums if m.group(1) == "sum" else counts)[m.group(2)] = float(m.group(3))
     return {stage: sums[stage] / counts[stage] for stage in sums if counts.get(stage)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -89,17 +100,21 @@ async def _poll_ends(settings: Settings, on_poll: Callable[[dict[str, int]], boo
 
 
 def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequence[int] = (),
-          timeout: float = 3600.0, on_progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+          timeout: float = 3600.0, on_progress: Callable[[str], None] = lambda m: None,
+          on_ready: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Wait until the worker has published `expected` more outcomes than when called.
 
     Articles/s run from the first poll that sees outcomes to the last, so the worker's start-up
     is left out. The worker's RSS is sampled on every poll and reported at each count in `rss_at`.
+    `on_ready` is called once the worker is ready.
     """
     names = TopicNames.from_settings(settings)
     base = asyncio.run(outcome_ends(settings))
     called = time.monotonic()
     worker.wait_ready()
+    on_ready()
     timeline: list[tuple[float, int, float]] = []  # seconds since the call, outcomes, RSS MB
+    cpu: list[tuple[int, float]] = []  # (outcomes, worker CPU seconds) at the first and last poll with outcomes
     rss_samples: dict[int, float] = {}
     pending = sorted(rss_at)
     last_report = [called]
@@ -110,6 +125,9 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
         now = time.monotonic()
         rss = rss_mb(worker.proc.pid)
         timeline.append((now - called, done, rss))
+        if done > 0:
+            sample = (done, cpu_seconds(worker.proc.pid))
+            cpu[:] = [cpu[0] if cpu else sample, sample]
         while pending and done >= pending[0]:
             rss_samples[pending.pop(0)] = rss
         if now - last_report[0] > 10:
@@ -130,6 +148,9 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
         "seconds": last - first,
         "startup_seconds": first,
         "articles_per_second": (processed - first_done) / (last - first) if last > first else 0.0,
+        # CPU the worker spent per article: what the core loop's time per article compares with,
+        # whatever share of a core the machine's other processes left it.
+        "cpu_ms_per_article": 1000 * (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]) if cpu[-1][0] > cpu[0][0] else None,
         "outcomes": {topic.rsplit(".", 1)[-1]: totals[topic] - base[topic] for topic in names.outcomes()},
         "stage_mean_ms": {k: v * 1000 for k, v in means.items()},
         "stage_capacity_per_second": {k: 1 / v for k, v in means.items() if v},
@@ -160,3 +181,32 @@ def run(settings: Settings, count: int, dup_rate: float = 0.3, seed: int = 1) ->
     result["generated"] = dict(labels)
     del result["timeline"]
     return result
+
+
+def profiled_drain(settings: Settings, count: int, out: Path, dup_rate: float = 0.3, invalid_rate: float = 0.05,
+                   seed: int = 1, on_progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Drain `count` generated messages through a new worker on topics of their own while py-spy
+    samples it; returns the summary of `profile.summarise`, or {"error": why} without py-spy."""
+    if profile.available() is None:
+        return {"error": "py-spy is not installed"}
+    settings = isolated(settings, "profile").model_copy(update={"data_dir": out / "profile-state"})
+    asyncio.run(ensure_topics(settings))
+    pushed, _ = asyncio.run(push_messages(settings, Generator(count, dup_rate, invalid_rate, seed).messages()))
+    worker = WorkerProcess(settings, out / "profile-worker.log")
+    stacks = out / "profile-stacks.txt"
+    samplers = []
+    try:
+        # Sampled from readiness on: imports and recovery are no part of the per-article cost.
+        drained = drain(settings, worker, len(pushed.sent), on_progress=on_progress,
+                        on_ready=lambda: samplers.append(profile.record(worker.proc.pid, stacks)))
+    finally:
+        for sampler in samplers:
+            profile.finish(sampler)
+        worker.stop()
+    if not stacks.exists():
+        why = samplers[0].stderr.read().decode(errors="replace").strip() if samplers and samplers[0].stderr else ""
+        return {"error": f"py-spy wrote no samples: {why[-300:] or 'no reason given'}"}
+    summary = profile.summarise(stacks.read_text())
+    summary["articles_per_second"] = drained["articles_per_second"]
+    summary["messages"] = len(pushed.sent)
+    return summary

@@ -116,3 +116,43 @@ def test_machine_and_versions_describe_this_host():
     found = report.versions("4.4.0")
     assert found["kafka"] == "4.4.0" and found["python"].startswith("3.")
     assert found["numba"] != "not installed"
+
+
+def with_stages_and_profile(stage_speedup=12.0):
+    result = make_result()
+    result["core"]["stages"] = {"articles": 1900, "speedup": stage_speedup,
+                                "core": {"articles_per_second": 6000.0 * stage_speedup / 12, "round_seconds": [0.3]},
+                                "reference": {"articles_per_second": 500.0, "round_seconds": [3.8]}}
+    result["worker"]["cpu_ms_per_article"] = 1.6
+    result["profile"] = {"samples": 4321, "messages": 4000, "articles_per_second": 700.0,
+                         "categories": {"core (normalise, fingerprint, tag, rules, decide)": 0.4,
+                                        "Kafka client (aiokafka)": 0.35, "other": 0.25},
+                         "top_functions": [["tag (service/core/tagging/matcher.py)", 0.1]]}
+    return result
+
+
+@pytest.mark.parametrize("stage_speedup, verdict", [(12.0, True), (9.9, False)])
+def test_the_reference_target_is_judged_on_the_stages_it_stands_in_for(stage_speedup, verdict):
+    row = report.targets(with_stages_and_profile(stage_speedup))[1]
+    assert row["pass"] is verdict
+    assert f"{stage_speedup:.1f}x on dedup + tagging" in row["measured"]
+    assert "whole pipeline 2.5x" in row["measured"]
+
+
+def test_worker_cpu_per_article_and_the_profile_are_reported():
+    result = with_stages_and_profile()
+    assert "CPU per article 1.00 ms vs 1.60 ms" in report.targets(result)[0]["measured"]
+    text = report.markdown(result, "benchmarks.png")
+    for expected in ("## Where the worker's CPU goes", "| 40.0% | core (normalise, fingerprint, tag, rules, decide) |",
+                     "4,321 on-CPU samples", "`tag (service/core/tagging/matcher.py)`", "Worker CPU per article: 1.60 ms",
+                     "| core dedup + tagging stages | 6,000 |"):
+        assert expected in text
+    console = Console(record=True, width=220)
+    for table in report.tables(result):
+        console.print(table)
+    assert "Where the worker's CPU goes" in console.export_text()
+
+
+def test_a_missing_profiler_is_said_not_hidden():
+    result = make_result(profile={"error": "py-spy is not installed"})
+    assert "Not profiled: py-spy is not installed." in report.markdown(result, "benchmarks.png")

@@ -76,8 +76,13 @@ class DedupIndex:
         stored = self.docs.get(fp.article_id)
         if stored is not None:
             return Decision(*stored["d"])
-        decision = self._exact_match(fp) or self._near_match(fp) or UNIQUE
-        self._insert(fp, decision, now)
+        decision = self._exact_match(fp)
+        buckets: dict[str, Any] = {}
+        if decision is None:
+            # Read once for the lookup and again for the insert: each read is a RocksDB get.
+            buckets = {key: self.buckets.get(key, ()) for key in fp.bands}
+            decision = self._near_match(fp, buckets) or UNIQUE
+        self._insert(fp, decision, now, buckets)
         return decision
 
     def expire(self, now: float) -> int:
@@ -148,14 +153,15 @@ class DedupIndex:
                 return Decision("duplicate", "exact", root, 1.0)
         return None
 
-    def _near_match(self, fp: Fingerprint) -> Decision | None:
+    def _near_match(self, fp: Fingerprint, buckets: dict[str, Any]) -> Decision | None:
+        """`buckets`: the current list of each of `fp`'s band keys."""
         if not fp.bands:
             return None
         sketch = decode_uint32(fp.sketch)
         best: tuple[float, float, str] | None = None
         seen: set[str] = set()
         for key in fp.bands:
-            for candidate in self.buckets.get(key, ()):
+            for candidate in buckets[key]:
                 if candidate in seen:
                     continue
                 seen.add(candidate)
@@ -180,17 +186,23 @@ class DedupIndex:
         record = self.docs.get(article_id) if article_id is not None else None
         return None if record is None else record["r"]
 
-    def _insert(self, fp: Fingerprint, decision: Decision, now: float) -> None:
+    def _insert(self, fp: Fingerprint, decision: Decision, now: float, buckets: dict[str, Any]) -> None:
+        """`buckets`: the lists of `fp`'s band keys as read for the decision (all of them when
+        the article is an original)."""
         original = decision.status == "unique"
         self.docs[fp.article_id] = _record(fp, decision, now, with_sketch=original and bool(fp.bands))
         for key in _exact_keys(fp):
             if self._root_of(self.exact.get(key)) is None:
                 self.exact[key] = fp.article_id
-        if original:
+        if original and fp.bands:
             keep = self.config.bucket_capacity - 1
+            updated: dict[str, list[str]] = {}
             for key in fp.bands:
+                current = updated[key] if key in updated else buckets[key]
                 # Newest originals win: a band key shared by hundreds of articles is boilerplate.
-                self.buckets[key] = [*self.buckets.get(key, ())[-keep:], fp.article_id] if keep else [fp.article_id]
+                updated[key] = [*current[-keep:], fp.article_id] if keep else [fp.article_id]
+            # One call: a RocksDB mapping writes it as one batch.
+            self.buckets.update(updated)
         self._file_in_time_bucket(fp.article_id, now)
         if self.articles is not None:
             self.articles += 1
