@@ -51,15 +51,17 @@ def record(pid: int, out: Path, rate: int = SAMPLES_PER_SECOND) -> subprocess.Po
     )
 
 
-def finish(sampler: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Stop a sampler started by `record` (SIGINT makes py-spy write its file)."""
+def finish(sampler: subprocess.Popen, timeout: float = 30.0) -> str:
+    """Stop a sampler started by `record` (SIGINT makes py-spy write its file); returns what it
+    wrote on stderr (its reason, when it wrote no samples)."""
     if sampler.poll() is None:
         sampler.send_signal(2)
     try:
-        sampler.wait(timeout)
+        _, err = sampler.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         sampler.kill()
-        sampler.wait()
+        _, err = sampler.communicate()
+    return (err or b"").decode(errors="replace").strip()
 
 
 def stacks(raw: str) -> Counter:

@@ -308,6 +308,38 @@ def markdown(result: dict[str, Any], chart: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def records_per_article(worker: dict[str, Any]) -> dict[str, float]:
+    """Records the worker produced per article drained, grouped: outcomes, dedup requests,
+    alert events, table changelogs."""
+    written, articles = worker.get("records_written") or {}, worker["articles"]
+    groups: dict[str, float] = {"outcomes": 0.0, "dedup requests": 0.0, "alert events": 0.0, "table changelogs": 0.0}
+    for topic, count in written.items():
+        if topic.endswith("-changelog"):
+            group = "table changelogs"
+        elif topic.endswith("dedup-requests"):
+            group = "dedup requests"
+        elif topic.endswith("alerts"):
+            group = "alert events"
+        elif topic.rsplit(".", 1)[-1] in ("enriched", "duplicates", "invalid"):
+            group = "outcomes"
+        else:
+            continue
+        groups[group] += count / articles if articles else 0.0
+    return groups
+
+
+def _records_lines(worker: dict[str, Any], passthrough: dict[str, Any]) -> list[str]:
+    if not worker.get("records_written"):
+        return []
+    groups = records_per_article(worker)
+    lines = [f"- Records the worker produced per article: {sum(groups.values()):.1f} ("
+             + ", ".join(f"{name} {n:.2f}" for name, n in groups.items()) + ")."]
+    if passthrough.get("cpu_ms_per_message"):
+        lines.append(f"- The aiokafka passthrough spent {passthrough['cpu_ms_per_message']:.3f} ms of CPU per record "
+                     "(one consume and one produce, no Faust).")
+    return lines
+
+
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} ms"
 
@@ -326,6 +358,7 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         f"{stages or 'n/a'}.",
         f"- Passthrough moved {passthrough['mb_per_second']:.1f} MB/s; the worker reached "
         f"{worker['articles_per_second'] / passthrough['articles_per_second']:.0%} of its rate.",
+        *_records_lines(worker, passthrough),
         "- RSS: " + ", ".join(f"{int(k):,} articles {v:.0f} MB" for k, v in sorted(worker["rss_mb"].items(), key=lambda kv: int(kv[0]))),
     ]
 

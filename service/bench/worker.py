@@ -99,6 +99,25 @@ async def _poll_ends(settings: Settings, on_poll: Callable[[dict[str, int]], boo
         await consumer.stop()
 
 
+async def records_written(settings: Settings) -> dict[str, int]:
+    """Records on each topic a worker writes (outcomes, alerts, dedup requests and the tables'
+    changelogs), since the topics were created."""
+    names = TopicNames.from_settings(settings)
+    consumer = make_consumer(settings)
+    await consumer.start()
+    try:
+        found = await consumer.topics()
+    finally:
+        await consumer.stop()
+    read_only = {names.raw, names.alert_rules}
+    ours = sorted(t for t in found if t not in read_only
+                  and (t.startswith(f"{settings.app_id}-") or (t.startswith(settings.topic_prefix) and settings.topic_prefix)))
+    totals: dict[str, int] = {}
+    for tp, end in (await end_offsets(settings, ours)).items():
+        totals[tp.topic] = totals.get(tp.topic, 0) + end
+    return totals
+
+
 def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequence[int] = (),
           timeout: float = 3600.0, on_progress: Callable[[str], None] = lambda m: None,
           on_ready: Callable[[], None] = lambda: None) -> dict[str, Any]:
@@ -156,6 +175,8 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
         "stage_capacity_per_second": {k: 1 / v for k, v in means.items() if v},
         "rss_mb": {str(k): v for k, v in rss_samples.items()},
         "timeline": timeline,
+        # Every record the worker produced (sends, changelog writes), by topic.
+        "records_written": asyncio.run(records_written(settings)),
     }
 
 
@@ -195,17 +216,17 @@ def profiled_drain(settings: Settings, count: int, out: Path, dup_rate: float = 
     worker = WorkerProcess(settings, out / "profile-worker.log")
     stacks = out / "profile-stacks.txt"
     samplers = []
+    said = ""
     try:
         # Sampled from readiness on: imports and recovery are no part of the per-article cost.
         drained = drain(settings, worker, len(pushed.sent), on_progress=on_progress,
                         on_ready=lambda: samplers.append(profile.record(worker.proc.pid, stacks)))
     finally:
         for sampler in samplers:
-            profile.finish(sampler)
+            said = profile.finish(sampler)
         worker.stop()
     if not stacks.exists():
-        why = samplers[0].stderr.read().decode(errors="replace").strip() if samplers and samplers[0].stderr else ""
-        return {"error": f"py-spy wrote no samples: {why[-300:] or 'no reason given'}"}
+        return {"error": f"py-spy wrote no samples: {said[-300:] or 'no reason given'}"}
     summary = profile.summarise(stacks.read_text())
     summary["articles_per_second"] = drained["articles_per_second"]
     summary["messages"] = len(pushed.sent)

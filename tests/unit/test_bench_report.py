@@ -156,3 +156,19 @@ def test_worker_cpu_per_article_and_the_profile_are_reported():
 def test_a_missing_profiler_is_said_not_hidden():
     result = make_result(profile={"error": "py-spy is not installed"})
     assert "Not profiled: py-spy is not installed." in report.markdown(result, "benchmarks.png")
+
+
+def test_records_per_article_are_grouped_by_what_wrote_them():
+    result = make_result()
+    result["worker"]["records_written"] = {
+        "b1.articles.enriched": 13000, "b1.articles.duplicates": 6000, "b1.articles.invalid": 1000,
+        "b1.newsflow.dedup-requests": 19000, "b1.alerts": 4000,
+        "bench-1-dedup-docs-changelog": 19000, "bench-1-alert-state-changelog": 21000,
+        "bench-1-__assignor-__leader": 0,
+    }
+    result["passthrough"]["cpu_ms_per_message"] = 0.12
+    groups = report.records_per_article(result["worker"])
+    assert groups == {"outcomes": 1.0, "dedup requests": 0.95, "alert events": 0.2, "table changelogs": 2.0}
+    text = report.markdown(result, "benchmarks.png")
+    assert "Records the worker produced per article: 4.2 (outcomes 1.00, dedup requests 0.95" in text
+    assert "0.120 ms of CPU per record" in text

@@ -1,5 +1,6 @@
 """DedupIndex decisions over plain dicts: one row per edge case."""
 
+import json
 import random
 
 import pytest
@@ -211,3 +212,30 @@ def test_rebuild_from_docs_alone_gives_the_same_decisions() -> None:
         )
     assert rebuilt.expire(now=1000.0 + DEFAULT_CONFIG.retention_seconds + 2 * HOUR) == 5
     assert not rebuilt.docs and not rebuilt.buckets and not rebuilt.exact
+
+
+def _generated_decisions(monkeypatch, cache_size: int, retention_seconds: int) -> list:
+    from service.core.dedup import index as index_module
+    from service.generate import Generator
+
+    monkeypatch.setattr(index_module, "SKETCH_CACHE", cache_size)
+    config = DedupConfig(retention_seconds=retention_seconds)
+    index = make_index(config)[0]
+    decisions = []
+    for n, message in enumerate(Generator(400, dup_rate=0.4, invalid_rate=0.0, seed=3).messages()):
+        article = json.loads(message.value)
+        fp = fingerprint(f"g{n}", article["body"], None, config)
+        now = n * 600.0  # ten minutes apart: a short retention expires stories mid-run
+        decisions.append(index.check_and_insert(fp, now))
+        index.expire(now)
+    return decisions
+
+
+@pytest.mark.parametrize("retention_seconds", [30 * DAY, 12 * HOUR])
+def test_the_sketch_cache_changes_no_decision(monkeypatch, retention_seconds):
+    # With room for one sketch nearly every candidate is read from `docs`; with room for all,
+    # none is after its insert; expiry must drop cached sketches with their records.
+    few = _generated_decisions(monkeypatch, 1, retention_seconds)
+    many = _generated_decisions(monkeypatch, 100_000, retention_seconds)
+    assert few == many
+    assert sum(d.status == "duplicate" for d in many) > 50

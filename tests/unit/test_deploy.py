@@ -186,3 +186,12 @@ def test_dockerfile_health_check_is_the_liveness_page():
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "/healthz" in re.search(r"^HEALTHCHECK .*$", dockerfile, re.M).group(0)
     assert re.search(r"^USER \d+$", dockerfile, re.M), "a numeric user, for runAsNonRoot"
+
+
+def test_the_image_compiles_every_kernel_at_build_time(tmp_path, monkeypatch):
+    from service import warmup
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(r"^RUN python -m service\.warmup\b", dockerfile, re.M)
+    # Each kernel runs: the sample article matches at least one shipped rule through the compiled scan.
+    assert warmup.compile_kernels() >= 1

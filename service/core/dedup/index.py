@@ -26,6 +26,10 @@ from .sketch import similarity
 
 _FLOOR = "floor"
 TIME_CHUNK = 256
+# Decoded sketches of the newest originals kept in memory: every article that shares a band
+# with an original reads its record and decodes its sketch, ~6 times per article over 20k
+# generated ones. 50k entries of a 128-value sketch hold ~35 MB, whatever the retention.
+SKETCH_CACHE = 50_000
 REBUILD_CHUNK = 20_000
 
 
@@ -66,6 +70,8 @@ class DedupIndex:
         # Counted as articles come and go, because len() of a RocksDB table walks every key.
         # None until rebuild_derived() has counted what `docs` already held.
         self.articles: int | None = None
+        # article id -> (sketch, shingle count, root) of originals: what `docs` holds, decoded.
+        self._sketches: dict[str, tuple[Any, int, str]] = {}
 
     def check_and_insert(self, fp: Fingerprint, now: float) -> Decision:
         """Decide whether `fp` duplicates a stored article, then store it.
@@ -116,6 +122,7 @@ class DedupIndex:
         """
         for mapping in (self.buckets, self.exact, self.times):
             mapping.clear()
+        self._sketches.clear()
         floor = min((int(r["t"] // self.config.time_bucket_seconds) for r in self.docs.values()), default=None)
         if floor is None:
             self.articles = 0
@@ -165,22 +172,38 @@ class DedupIndex:
                 if candidate in seen:
                     continue
                 seen.add(candidate)
-                record = self.docs.get(candidate)
-                if record is None or "s" not in record:
+                stored = self._sketch_of(candidate)
+                if stored is None:
                     continue
-                sim = similarity(
-                    sketch, fp.shingle_count, decode_uint32(record["s"]), record["n"],
-                    self.config.sketch_size,
-                )
+                other, other_count, root = stored
+                sim = similarity(sketch, fp.shingle_count, other, other_count, self.config.sketch_size)
                 if (
                     sim.containment >= self.config.containment_threshold
                     and sim.jaccard >= self.config.jaccard_threshold
                     and (best is None or (sim.containment, sim.jaccard) > best[:2])
                 ):
-                    best = (sim.containment, sim.jaccard, record["r"])
+                    best = (sim.containment, sim.jaccard, root)
         if best is None:
             return None
         return Decision("duplicate", "near", best[2], round(best[0], 4))
+
+    def _sketch_of(self, article_id: str) -> tuple[Any, int, str] | None:
+        """(sketch, shingle count, root) of a stored original; None for anything else."""
+        cached = self._sketches.get(article_id)
+        if cached is not None:
+            return cached
+        record = self.docs.get(article_id)
+        if record is None or "s" not in record:
+            return None
+        entry = (decode_uint32(record["s"]), record["n"], record["r"])
+        self._keep_sketch(article_id, entry)
+        return entry
+
+    def _keep_sketch(self, article_id: str, entry: tuple[Any, int, str]) -> None:
+        if len(self._sketches) >= SKETCH_CACHE:
+            # Oldest first (dicts keep insertion order): new stories draw the most copies.
+            del self._sketches[next(iter(self._sketches))]
+        self._sketches[article_id] = entry
 
     def _root_of(self, article_id: str | None) -> str | None:
         record = self.docs.get(article_id) if article_id is not None else None
@@ -190,7 +213,10 @@ class DedupIndex:
         """`buckets`: the lists of `fp`'s band keys as read for the decision (all of them when
         the article is an original)."""
         original = decision.status == "unique"
-        self.docs[fp.article_id] = _record(fp, decision, now, with_sketch=original and bool(fp.bands))
+        with_sketch = original and bool(fp.bands)
+        self.docs[fp.article_id] = _record(fp, decision, now, with_sketch)
+        if with_sketch:
+            self._keep_sketch(fp.article_id, (decode_uint32(fp.sketch), fp.shingle_count, fp.article_id))
         for key in _exact_keys(fp):
             if self._root_of(self.exact.get(key)) is None:
                 self.exact[key] = fp.article_id
@@ -221,6 +247,7 @@ class DedupIndex:
 
     def _forget(self, article_id: str) -> int:
         record = self.docs.pop(article_id, None)
+        self._sketches.pop(article_id, None)
         if record is None:
             return 0
         if self.articles is not None:

@@ -1,0 +1,40 @@
+"""`newsflow bench` end to end at a tiny scale on the test broker: every measurement runs, on
+real worker processes, and the report is written. The numbers themselves are the command's
+business (benchmarks are never timed tests); this checks that the command can produce them."""
+
+import json
+
+import pytest
+
+from service.bench import report, suite
+
+TINY = suite.Scale(backlog=400, rss_at=(100, 400), core_messages=120, rounds=1, latency_seconds=3,
+                   profile_messages=300)
+
+
+def test_the_suite_measures_everything_and_writes_its_report(settings_factory, tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "QUICK", TINY)
+    out = tmp_path / "run"
+    result = suite.run(settings_factory(), quick=True, out=out, command="newsflow bench --quick")
+
+    core = result["core"]
+    assert core["core"]["articles_per_second"] > 0 and core["reference"]["articles_per_second"] > 0
+    assert core["stages"]["articles"] > 100 and core["stages"]["speedup"] > 0
+    worker = result["worker"]
+    assert worker["articles"] >= 400 and sum(worker["outcomes"].values()) == 400
+    assert worker["cpu_ms_per_article"] > 0
+    assert set(worker["rss_mb"]) == {"100", "400"}
+    assert result["passthrough"]["complete"]
+    assert result["latency"]["received"] == result["latency"]["sent"] > 0
+    profiled = result["profile"]
+    assert "error" not in profiled, profiled
+    assert profiled["samples"] > 0 and profiled["messages"] == 300
+    assert sum(profiled["categories"].values()) == pytest.approx(1.0)
+    assert any(name.startswith("core") for name in profiled["categories"])
+
+    assert json.loads((out / "results.json").read_text())["worker"]["articles"] == worker["articles"]
+    assert [row["pass"] is not None for row in report.targets(result)].count(True) >= 5
+    chart = out / "benchmarks.png"
+    report.write_chart(result, chart)
+    text = report.write_docs(result, chart, tmp_path / "docs").read_text()
+    assert "## Where the worker's CPU goes" in text and "Worker CPU per article" in text
