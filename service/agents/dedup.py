@@ -15,7 +15,7 @@ from service.app import app
 from service.core.dedup import DedupIndex
 from service.alert_log import sent_updates
 from service.consumer import end_offsets
-from service.core.alert_stage import decide_alerts, prune_when_due, to_send
+from service.core.alert_stage import Sweeper, decide_alerts, to_send
 from service.core.dedup_stage import decide
 from service.core.rules import AlertState
 from service.core.ingest import LIMITS_FOR_BUGS, Rejected, dead_letter
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 STAGE = "dedup"
 INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
 ALERTS = AlertState(tables.alert_windows, tables.alert_state)
+SWEEPER = Sweeper()
 # Alert events of a replay are checked against the alerts topic from this long before the
 # first replayed request was written (clock skew between hosts).
 REPLAY_SLACK_MS = 60_000
@@ -92,7 +93,7 @@ def _alerts(where: str, record: dict, request: dict, offset: int) -> list[dict]:
                                now, replaying)
         events = to_send(events, _sent_updates if replaying else None)
         _processed += 1
-        prune_when_due(ALERTS, tables.alert_stories, _processed, now, DEDUP_CONFIG.retention_seconds)
+        SWEEPER.prune_when_due(ALERTS, tables.alert_stories, _processed, now, DEDUP_CONFIG.retention_seconds)
         return events
     except Exception:
         log.exception("alert stage failed for %s", record.get("id"))

@@ -66,18 +66,34 @@ def to_send(events: list[dict[str, Any]], sent: set[tuple[str, int]] | None) -> 
     return out
 
 
-# Alert groups and stories that went quiet are pruned every this many decisions.
+# Alert groups and stories that went quiet are pruned at most this often (in decisions).
 SWEEP_EVERY = 1000
 
 
-def prune_when_due(state: AlertState, stories: MutableMapping[str, Any], decided: int, now: float,
-                   retention_seconds: float) -> None:
-    """Every SWEEP_EVERY-th decision (`decided` counts them): drop alerts past their cooldown,
-    empty windows and stories older than the retention. Groups that go quiet are never touched
-    again, so only this sweep removes them."""
-    if decided % SWEEP_EVERY == 0:
+class Sweeper:
+    """When to drop alerts past their cooldown, empty windows and stories older than the
+    retention. Groups that go quiet are never touched again, so only a sweep removes them.
+
+    A sweep reads every window, alert and story. At a fixed interval its cost per decision grew
+    with the tables: over a 200k-article backlog (every story inside the retention window) it
+    made the serialised step quadratic. So the next sweep waits at least as many decisions as
+    the last one read entries: about one entry read per decision, whatever the tables hold.
+    """
+
+    def __init__(self, every: int = SWEEP_EVERY) -> None:
+        self.every = every
+        self.next_at = every
+
+    def prune_when_due(self, state: AlertState, stories: MutableMapping[str, Any], decided: int, now: float,
+                       retention_seconds: float) -> bool:
+        """Sweep when `decided` (decisions so far) has reached the next sweep; True if it did."""
+        if decided < self.next_at:
+            return False
+        read = len(state.windows) + len(state.alerts) + len(stories)
         state.sweep(now)
         forget_stories(stories, now - retention_seconds)
+        self.next_at = decided + max(self.every, read)
+        return True
 
 
 def forget_stories(stories: MutableMapping[str, Any], before: float) -> int:

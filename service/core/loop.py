@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from service import codec
-from service.core.alert_stage import decide_alerts, prune_when_due
+from service.core.alert_stage import Sweeper, decide_alerts
 from service.core.dedup import DEFAULT_CONFIG, DedupConfig, DedupIndex
 from service.core.dedup_stage import decide
 from service.core.ingest import Limits
@@ -41,6 +41,7 @@ class Pipeline:
     limits: Limits = Limits()
     config: DedupConfig = DEFAULT_CONFIG
     decided: int = field(default=0, init=False)
+    sweeper: Sweeper = field(default_factory=Sweeper, init=False)
 
     @classmethod
     def in_memory(cls, tagger: Tagger, rules: RuleSet, limits: Limits = Limits(),
@@ -64,5 +65,5 @@ class Pipeline:
         events = decide_alerts(self.alerts, self.rules, self.stories, where, record, request["rules"], now)
         out += [Output("alerts", e["alert_id"].encode(), codec.dumps(e)) for e in events]
         self.decided += 1
-        prune_when_due(self.alerts, self.stories, self.decided, now, self.config.retention_seconds)
+        self.sweeper.prune_when_due(self.alerts, self.stories, self.decided, now, self.config.retention_seconds)
         return out

@@ -60,14 +60,29 @@ def test_copies_of_stories_that_matched_nothing_cost_nothing_and_stories_expire(
 
 
 def test_quiet_groups_and_old_stories_are_pruned_on_every_sweep_th_decision():
-    from service.core.alert_stage import SWEEP_EVERY, prune_when_due
+    from service.core.alert_stage import SWEEP_EVERY, Sweeper
 
     state, stories = AlertState({}, {}), {}
     original = article("o", "a.example")
     decide_alerts(state, RULES, stories, "enriched", original, match_records(RULES, original), 1000.0)
     assert stories and state.windows
     later = 1000.0 + 2 * 3600
-    prune_when_due(state, stories, SWEEP_EVERY - 1, later, retention_seconds=3600)
+    sweeper = Sweeper()
+    assert not sweeper.prune_when_due(state, stories, SWEEP_EVERY - 1, later, retention_seconds=3600)
     assert stories and state.windows
-    prune_when_due(state, stories, SWEEP_EVERY, later, retention_seconds=3600)
+    assert sweeper.prune_when_due(state, stories, SWEEP_EVERY, later, retention_seconds=3600)
     assert stories == {} and state.windows == {}
+
+
+def test_sweeps_are_spaced_by_what_they_read():
+    # A sweep reads every entry; sweeping a large table every 1,000 decisions made the step
+    # quadratic, so the next sweep waits as many decisions as the last one read.
+    from service.core.alert_stage import Sweeper
+
+    stories = {f"s{i}": {"source": "a", "matches": [], "t": 5000.0} for i in range(4000)}
+    state, sweeper = AlertState({}, {}), Sweeper(every=1000)
+    assert sweeper.prune_when_due(state, stories, 1000, 5000.0, retention_seconds=3600)
+    assert len(stories) == 4000 and sweeper.next_at == 1000 + 4000
+    assert not sweeper.prune_when_due(state, stories, 4999, 5000.0, retention_seconds=3600)
+    assert sweeper.prune_when_due(state, stories, 5000, 5000.0 + 7200, retention_seconds=3600)
+    assert stories == {} and sweeper.next_at == 5000 + 4000
