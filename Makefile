@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test test-unit test-integration test-e2e chaos fuzz venv jars system-deps clean
+.PHONY: demo test test-unit test-integration test-e2e bench bench-quick chaos fuzz venv jars system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ test-integration: jars
 
 test-e2e: jars system-deps
 	$(BIN)/python -m pytest tests/e2e
+
+# The benchmark suite (see README "Performance"): the full run (~25 minutes on 2 cores)
+# rewrites docs/benchmarks.md; the quick one (~2 minutes) only prints and writes var/bench/.
+bench: jars
+	$(BIN)/newsflow bench --docs
+
+bench-quick: jars
+	$(BIN)/newsflow bench --quick --no-docs
 
 # The long chaos runs: 100k messages with kills and broker restarts, then the same with
 # Faust's exactly-once (recorded, not trusted: see the README); reports under var/chaos/.

@@ -11,7 +11,7 @@ _MIB = 1024 * 1024
 
 
 # One block cache for every derived store of the process: together they hold at most this much.
-_SHARED_CACHE = Cache(32 * _MIB)
+_SHARED_CACHE = Cache(16 * _MIB)
 
 
 def _options() -> Options:
@@ -19,7 +19,7 @@ def _options() -> Options:
     # lookups hold the whole retention window and must not grow the worker's RSS with it.
     options = Options()
     options.create_if_missing(True)
-    options.set_write_buffer_size(16 * _MIB)
+    options.set_write_buffer_size(8 * _MIB)
     options.set_max_write_buffer_number(2)
     table = BlockBasedOptions()
     table.set_block_cache(_SHARED_CACHE)

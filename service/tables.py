@@ -16,10 +16,11 @@ _MIB = 1024 * 1024
 # Faust's RocksDB defaults (3 x 64 MiB memtables and a 2 GiB block cache per table) let the
 # worker's RSS grow with its state for gigabytes; state is meant to live on disk (the OS page
 # cache, outside RSS, holds the files). These bound each store's RAM whatever the retention
-# window holds: the docs store 64 MiB, each alert store 24 MiB (their values are few and small).
-# With 64 MiB caches on every store, RSS grew from 460 to 930 MB over a 120k-article drain.
-_ROCKSDB = {"write_buffer_size": 16 * _MIB, "max_write_buffer_number": 2, "block_cache_size": 32 * _MIB}
-_SMALL_ROCKSDB = {"write_buffer_size": 8 * _MIB, "max_write_buffer_number": 2, "block_cache_size": 8 * _MIB}
+# window holds: the docs store 32 MiB, each alert store 16 MiB (their values are few and small).
+# With 64 MiB caches and 2 x 16 MiB memtables on every store, RSS grew from 460 to 930 MB over a
+# 120k-article drain; with half of that, to a plateau of ~700 MB reached after 100k.
+_ROCKSDB = {"write_buffer_size": 8 * _MIB, "max_write_buffer_number": 2, "block_cache_size": 16 * _MIB}
+_SMALL_ROCKSDB = {"write_buffer_size": 4 * _MIB, "max_write_buffer_number": 2, "block_cache_size": 8 * _MIB}
 
 # One partition, like the dedup request topic the table is co-partitioned with.
 dedup_docs = app.Table("dedup-docs", partitions=1, schema=_JSON, options=dict(_ROCKSDB), help="article id -> decision, sketch, time")

@@ -74,13 +74,28 @@ def test_quiet_groups_and_old_stories_are_pruned_on_every_sweep_th_decision():
     assert stories == {} and state.windows == {}
 
 
+def test_a_sweep_is_spread_over_decisions_and_tables_may_change_meanwhile():
+    from service.core.alert_stage import Sweeper
+
+    stories = {f"s{i}": {"source": "a", "matches": [], "t": 1000.0} for i in range(250)}
+    state, sweeper = AlertState({}, {}), Sweeper(every=10, budget=100)
+    results = []
+    for decided in range(10, 14):
+        results.append(sweeper.prune_when_due(state, stories, decided, 9000.0, retention_seconds=3600))
+        stories[f"new{decided}"] = {"source": "a", "matches": [], "t": 9000.0}  # a decision in between
+    # 250 stories at 100 per decision: done on the third call; the newer stories stay.
+    assert results == [False, False, True, False]
+    assert set(stories) == {"new10", "new11", "new12", "new13"}
+    assert sweeper.next_at == 12 + 250
+
+
 def test_sweeps_are_spaced_by_what_they_read():
     # A sweep reads every entry; sweeping a large table every 1,000 decisions made the step
     # quadratic, so the next sweep waits as many decisions as the last one read.
     from service.core.alert_stage import Sweeper
 
     stories = {f"s{i}": {"source": "a", "matches": [], "t": 5000.0} for i in range(4000)}
-    state, sweeper = AlertState({}, {}), Sweeper(every=1000)
+    state, sweeper = AlertState({}, {}), Sweeper(every=1000, budget=10_000)
     assert sweeper.prune_when_due(state, stories, 1000, 5000.0, retention_seconds=3600)
     assert len(stories) == 4000 and sweeper.next_at == 1000 + 4000
     assert not sweeper.prune_when_due(state, stories, 4999, 5000.0, retention_seconds=3600)

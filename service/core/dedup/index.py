@@ -31,8 +31,8 @@ _FLOOR = "floor"
 TIME_CHUNK = 256
 # Decoded sketches of the newest originals kept in memory: every article that shares a band
 # with an original reads its record and decodes its sketch, ~6 times per article over 20k
-# generated ones. 50k entries of a 128-value sketch hold ~35 MB, whatever the retention.
-SKETCH_CACHE = 50_000
+# generated ones. 20k entries of a 128-value sketch hold ~15 MB, whatever the retention.
+SKETCH_CACHE = 20_000
 REBUILD_CHUNK = 20_000
 
 

@@ -99,18 +99,32 @@ class AlertState:
         Each key is also pruned whenever it is touched; this catches groups that go quiet.
         """
         removed = 0
-        for key, window in list(self.windows.items()):
-            events = [e for e in window["events"] if e[0] > now - window["span"]]
-            if not events:
-                del self.windows[key]
-                removed += 1
-            elif len(events) != len(window["events"]):
-                self.windows[key] = {**window, "events": events}
-        for key, alert in list(self.alerts.items()):
-            if now >= alert["until"]:
-                del self.alerts[key]
-                removed += 1
+        for key in list(self.windows.keys()):
+            removed += self.prune_window(key, now)
+        for key in list(self.alerts.keys()):
+            removed += self.prune_alert(key, now)
         return removed
+
+    def prune_window(self, key: str, now: float) -> int:
+        """Drop the evidence of one window that fell out of its span; 1 if the window went."""
+        window = self.windows.get(key)
+        if window is None:
+            return 0
+        events = [e for e in window["events"] if e[0] > now - window["span"]]
+        if not events:
+            del self.windows[key]
+            return 1
+        if len(events) != len(window["events"]):
+            self.windows[key] = {**window, "events": events}
+        return 0
+
+    def prune_alert(self, key: str, now: float) -> int:
+        """Drop one alert past its cooldown; 1 if it went."""
+        alert = self.alerts.get(key)
+        if alert is not None and now >= alert["until"]:
+            del self.alerts[key]
+            return 1
+        return 0
 
     def _observe(self, rule: Rule, group: str, ev: _Evidence, now: float, replaying: bool) -> dict[str, Any] | None:
         key = f"{rule.id}/{group}"
