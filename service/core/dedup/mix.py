@@ -10,20 +10,9 @@ All arithmetic is uint64 that wraps modulo 2**64. numba turns a mix of signed an
 unsigned integers into float64, so every constant and operand is an np.uint64.
 """
 
-from collections.abc import Callable
-from typing import Any
-
-import numba
 import numpy as np
 
-
-def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
-    # numba caches beside this file or in the user's cache dir; when neither is
-    # writable (read-only image, no home) compiling once per process beats failing.
-    try:
-        return numba.njit(cache=True)(func)
-    except RuntimeError:
-        return numba.njit(func)
+from service.core.jit import compiled
 
 
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -66,7 +55,7 @@ _BAND_SALT = np.uint64(0xD6E8FEB86659FD93)
 BAND_KEY_BYTES = 6
 
 
-@_compiled
+@compiled
 def _fmix64(x: np.uint64) -> np.uint64:
     # MurmurHash3's finaliser: every input bit affects every output bit.
     x ^= x >> _S33
@@ -77,19 +66,19 @@ def _fmix64(x: np.uint64) -> np.uint64:
     return x
 
 
-@_compiled
+@compiled
 def _is_separator(code: int) -> bool:
     # No-break space, « » © · and friends; typographic quotes, dashes, ellipsis, thin
     # spaces; CJK punctuation. They separate words in every script.
     return 0xA0 <= code <= 0xBF or 0x2000 <= code <= 0x206F or 0x3000 <= code <= 0x303F
 
 
-@_compiled
+@compiled
 def _word_hash(total: np.uint64, length: int) -> np.uint64:
     return _fmix64(total ^ (np.uint64(length) * _LENGTH_SALT))
 
 
-@_compiled
+@compiled
 def word_hashes(data: np.ndarray, lowered: bool) -> tuple[np.ndarray, bool]:
     """uint64 hash of every word of UTF-8 `data` (a uint8 array), in order.
 
@@ -133,7 +122,7 @@ def word_hashes(data: np.ndarray, lowered: bool) -> tuple[np.ndarray, bool]:
     return out[:count], False
 
 
-@_compiled
+@compiled
 def shingle_hashes(words: np.ndarray, size: int) -> np.ndarray:
     """uint64 hash of each `size`-word shingle of `words`, in text order, repeats kept."""
     count = max(words.size - size + 1, 0)
@@ -146,7 +135,7 @@ def shingle_hashes(words: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-@_compiled
+@compiled
 def distinct(ordered: np.ndarray) -> np.ndarray:
     """The distinct values of sorted `ordered`, as a new array."""
     out = np.empty_like(ordered)
@@ -158,13 +147,13 @@ def distinct(ordered: np.ndarray) -> np.ndarray:
     return out[:count]
 
 
-@_compiled
+@compiled
 def bottom_k(shingles: np.ndarray, size: int) -> np.ndarray:
     """Distinct high 32 bits of the first `size` of sorted uint64 `shingles`, as uint32."""
     return distinct((shingles[:size] >> _SHIFT32).astype(np.uint32))
 
 
-@_compiled
+@compiled
 def signature(shingles: np.ndarray, num_bins: int) -> np.ndarray:
     """One-permutation MinHash (uint32 x num_bins) of sorted distinct non-empty `shingles`."""
     bin_bits = 0
@@ -193,7 +182,7 @@ def signature(shingles: np.ndarray, num_bins: int) -> np.ndarray:
     return out
 
 
-@_compiled
+@compiled
 def band_key_bytes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """A 48-bit hash of each band of `rows` consecutive values of `sig`, as 6 big-endian
     bytes per band (uint8 array)."""
@@ -208,7 +197,7 @@ def band_key_bytes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return out
 
 
-@_compiled
+@compiled
 def overlap(a: np.ndarray, b: np.ndarray, limit: np.uint32) -> tuple[int, int, int]:
     """How many values of sorted `a` and of sorted `b` are <= `limit`, and how many of
     those values of `a` are in `b`."""

@@ -18,10 +18,10 @@ from functools import cache
 from typing import Any, NamedTuple
 
 import ahocorasick
-import numba
 import numpy as np
 from numba.cpython.unicode import _get_code_point
 
+from service.core.jit import compiled
 from service.core.tagging import kernels
 from service.core.tagging.fold import CONTEXTUAL, bmp_table, fold
 
@@ -309,16 +309,7 @@ def _compile(phrases: list[str]) -> tuple | None:
     return char_sym, table, n_syms, out, next_out, term, len(phrases)
 
 
-def _compiled(func: Any) -> Any:
-    # numba caches beside this file or in the user's cache dir; when neither is
-    # writable (read-only image, no home) compiling once per process beats failing.
-    try:
-        return numba.njit(cache=True)(func)
-    except RuntimeError:
-        return numba.njit(func)
-
-
-@_compiled
+@compiled
 def _first_stops_kernel(text: str, char_sym: np.ndarray, table: np.ndarray, n_syms: int, out: np.ndarray,
                         next_out: np.ndarray, term: np.ndarray, n_phrases: int) -> np.ndarray:
     """Phrase index and stop, flattened, of the first occurrence of each phrase in `fold(text)`,

@@ -21,6 +21,8 @@ import numba
 import numpy as np
 from numba.cpython.unicode import _get_code_point
 
+from service.core.jit import compiled
+
 STRONG, WEAK, SURNAME, STOP, CONTEXT, THEME = range(6)
 MAX_UNLINKED = 20
 SEP, OTHER = 0, 1
@@ -49,15 +51,6 @@ _PARTICLE_CHARS = np.array([[ord(c) for c in p.ljust(3, "\0")] for p in _PARTICL
 _PARTICLE_LENGTHS = np.array([len(p) for p in _PARTICLES], dtype=np.int32)
 
 
-def _compiled(func: Callable[..., Any]) -> Callable[..., Any]:
-    # numba caches beside this file or in the user's cache dir; when neither is
-    # writable (read-only image, no home) compiling once per process beats failing.
-    try:
-        return numba.njit(cache=True)(func)
-    except RuntimeError:
-        return numba.njit(func)
-
-
 def _inlined(func: Callable[..., Any]) -> Callable[..., Any]:
     # For helpers of hot loops: a call that is not inlined increments and decrements the
     # reference count of every array argument, which costs more than these functions do.
@@ -78,7 +71,7 @@ def direct(dispatcher: Any, *example: Any) -> Callable[..., Any]:
         return dispatcher
 
 
-@_compiled
+@compiled
 def _step(nodes: np.ndarray, cells: np.ndarray, state: int, sym: int) -> int:
     while True:
         lo = nodes[state, _LO]
@@ -91,7 +84,7 @@ def _step(nodes: np.ndarray, cells: np.ndarray, state: int, sym: int) -> int:
         state = nodes[state, _FAIL]
 
 
-@_compiled
+@compiled
 def build_trie(key_syms: np.ndarray, key_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Trie of keys sorted by symbols (key k is `key_syms[key_ptr[k]:key_ptr[k + 1]]`): each
     node's parent, symbol from its parent and depth, and the key ending there (or -1)."""
@@ -122,7 +115,7 @@ def build_trie(key_syms: np.ndarray, key_ptr: np.ndarray) -> tuple[np.ndarray, n
     return parent[:count], sym[:count], depth[:count], term[:count]
 
 
-@_compiled
+@compiled
 def build_automaton(parent: np.ndarray, sym: np.ndarray, depth: np.ndarray, term: np.ndarray,
                     dense_states: int, n_syms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """From `build_trie`, states renumbered breadth first: the encoded `table` of dense rows
@@ -202,7 +195,7 @@ def _decode(code: int, n_dense: int, n_syms: int) -> int:
     return base // n_syms if base < n_dense * n_syms else base - n_dense * n_syms + n_dense
 
 
-@_compiled
+@compiled
 def _next(table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, code: int,
           sym: int) -> int:
     """The code of the state after the state coded `code` reads `sym`."""
@@ -220,7 +213,7 @@ def _next(table: np.ndarray, n_syms: int, nodes: np.ndarray, cells: np.ndarray, 
     return table[state * n_syms + sym]
 
 
-@_compiled
+@compiled
 def _symbols(folded: str, prefolded: bool, text: str, syms: np.ndarray, classes: np.ndarray, capitals: np.ndarray,
              info_bmp: np.ndarray, key_sym_bmp: np.ndarray, astral_chars: np.ndarray, astral_syms: np.ndarray) -> int:
     """Fills the start of `syms` with each character's symbol and, when `classes` is not
@@ -276,7 +269,7 @@ def _emit(found: np.ndarray, lane: int, count: int, code: int, i: int, n_syms: i
     return count
 
 
-@_compiled
+@compiled
 def _scan(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, lookback: int, table: np.ndarray,
           n_syms: int, nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray,
           term: np.ndarray, key_len: np.ndarray) -> None:
@@ -349,7 +342,7 @@ def _scan(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, lookb
                 counts[7] = _emit(found, 7, counts[7], c7, b7 + t, n_syms, n_dense, out, next_out, term, key_len)
 
 
-@_compiled
+@compiled
 def _scan_one(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, table: np.ndarray, n_syms: int,
               nodes: np.ndarray, cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray,
               key_len: np.ndarray) -> None:
@@ -365,7 +358,7 @@ def _scan_one(syms: np.ndarray, n: int, found: np.ndarray, counts: np.ndarray, t
             counts[0] = _emit(found, 0, counts[0], code, i, n_syms, n_dense, out, next_out, term, key_len)
 
 
-@_compiled
+@compiled
 def _occurrences(syms: np.ndarray, n: int, lookback: int, table: np.ndarray, n_syms: int, nodes: np.ndarray,
                  cells: np.ndarray, out: np.ndarray, next_out: np.ndarray, term: np.ndarray,
                  key_len: np.ndarray) -> np.ndarray:
@@ -391,7 +384,7 @@ def _occurrences(syms: np.ndarray, n: int, lookback: int, table: np.ndarray, n_s
     return ordered
 
 
-@_compiled
+@compiled
 def _padded(n: int, lookback: int) -> np.ndarray:
     """Room for `n` symbols, the separator after them, and OTHER padding for `_scan`'s lanes,
     which all take as many steps as the longest and so read a little past it (it checks)."""
@@ -416,7 +409,7 @@ def _before(spans: np.ndarray, a: int, b: int) -> bool:
     return spans[a, 0] < spans[b, 0] or (spans[a, 0] == spans[b, 0] and spans[a, 1] > spans[b, 1])
 
 
-@_compiled
+@compiled
 def _spans(text: str, found: np.ndarray, column: int, theme_hits: np.ndarray, entry_ptr: np.ndarray,
            e_kind: np.ndarray, e_index: np.ndarray, e_exact: np.ndarray, exact_ptr: np.ndarray,
            exact_chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -481,7 +474,7 @@ def _same_span(text: str, start: int, stop: int, other: int, other_stop: int) ->
     return True
 
 
-@_compiled
+@compiled
 def _empty_set(room: int) -> np.ndarray:
     """An open-addressing hash set of non-negative numbers with room for `room`: -1 marks a
     free slot."""
@@ -491,7 +484,7 @@ def _empty_set(room: int) -> np.ndarray:
     return np.full(size, -1, np.int64)
 
 
-@_compiled
+@compiled
 def _set_of(values: np.ndarray) -> np.ndarray:
     slots = _empty_set(values.size)
     for value in values:
@@ -514,7 +507,7 @@ def _has(slots: np.ndarray, value: int) -> bool:
     return slots[_slot(slots, value)] == value
 
 
-@_compiled
+@compiled
 def _resolve(spans: np.ndarray, entries: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray,
              strong: np.ndarray, context: np.ndarray) -> np.ndarray:
     """(start, stop, entity) per linked span: strong aliases always; weak aliases when the
@@ -534,7 +527,7 @@ def _resolve(spans: np.ndarray, entries: np.ndarray, e_kind: np.ndarray, e_index
     return links[:count]
 
 
-@_compiled
+@compiled
 def _strong(spans: np.ndarray, entries: np.ndarray, e_kind: np.ndarray, e_index: np.ndarray, into: np.ndarray, count: int) -> int:
     for j in range(spans.shape[0]):
         for p in range(spans[j, 2], spans[j, 3]):
@@ -573,7 +566,7 @@ def _particle_end(text: str, classes: np.ndarray, i: int) -> int:
     return -1
 
 
-@_compiled
+@compiled
 def _unlinked(text: str, classes: np.ndarray, capitals: np.ndarray, links: np.ndarray) -> np.ndarray:
     """(start, stop) of each capitalised multi-word name in `text` that is not glued to a
     letter or digit before it and that no link overlaps. The same matches as finding, left to
@@ -616,7 +609,7 @@ def _unlinked(text: str, classes: np.ndarray, capitals: np.ndarray, links: np.nd
     return names[:count]
 
 
-@_compiled
+@compiled
 def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
     """The first occurrence (start, stop) of each distinct text among `names`, most frequent
     first, ties in order of first occurrence (as `Counter.most_common`), at most `limit`."""
@@ -651,7 +644,7 @@ def _most_common(text: str, names: np.ndarray, limit: int) -> np.ndarray:
     return out
 
 
-@_compiled
+@compiled
 def _sorted_order(keys: np.ndarray) -> np.ndarray:
     """Indexes that sort `keys`, equal keys in index order: a merge sort of insertion-sorted
     runs (usually a handful of keys, so usually just the insertion sort)."""
@@ -714,7 +707,7 @@ def _part(tables: np.ndarray, k: int) -> np.ndarray:
     return tables[tables[3 + k]:tables[4 + k]]
 
 
-@_compiled
+@compiled
 def tag(title: str, title_folded: str, title_prefolded: bool, body: str, body_folded: str, body_prefolded: bool,
         tables: np.ndarray) -> np.ndarray:
     """One article, packed in one int64 array (the caller builds the records):
