@@ -25,7 +25,7 @@ def _options() -> Options:
     table.set_block_cache(_SHARED_CACHE)
     # Most look-ups are misses (the band keys of a new story): a bloom filter answers them
     # without reading the files' blocks. Over 1M-3M keys a get and a put cost 4-5 µs with it,
-    # 7.5-14.5 µs without. The filters stay out of the 32 MiB block cache (~1.3 bytes a key):
+    # 7.5-14.5 µs without. The filters stay out of the small block cache (~1.3 bytes a key):
     # in it, data blocks evicted them and each look-up re-read them, 300 µs at 3M keys.
     table.set_bloom_filter(10, False)
     options.set_block_based_table_factory(table)

@@ -18,7 +18,7 @@ from typing import Any
 
 from service import codec
 from service.core.alert_stage import match_records
-from service.core.dedup import DEFAULT_CONFIG, Decision, DedupConfig, DedupIndex, Fingerprint, fingerprint
+from service.core.dedup import DEFAULT_CONFIG, Decision, DedupConfig, DedupIndex, fingerprint
 from service.core.dedup.evaluate import clustering_metrics
 from service.core.dedup_stage import article_time
 from service.core.ingest import Limits, ingest
@@ -196,28 +196,25 @@ class ReferencePipeline(Pipeline):
         return self.settle(request, received_at)
 
 
-def dedup_and_tag(articles: Sequence[Any], tagger: Any, index: Any, sketch: Callable[[Any], Any]) -> float:
-    """Seconds to decide and tag each normalised article: `sketch` gives what `index` files."""
+def dedup_and_tag(articles: Sequence[Any], tagger: Any, file: Callable[[Any, int], Any]) -> float:
+    """Seconds to decide (`file`, given the article and its number) and tag each normalised article."""
     started = time.perf_counter()
     for n, article in enumerate(articles):
-        index.file(article.id, sketch(article), n)
+        file(article, n)
         tagger.tag(article.title, article.body)
     return time.perf_counter() - started
 
 
-class _OurIndex:
-    """`DedupIndex` behind the `file` call of `LSHIndex`: first seen wins in both."""
-
-    def __init__(self, config: DedupConfig = DEFAULT_CONFIG) -> None:
-        self.index = DedupIndex({}, {}, {}, {}, config)
-
-    def file(self, article_id: str, fp: Fingerprint, n: int) -> Decision:
-        return self.index.check_and_insert(fp, T0_MS / 1000 + n * STEP_MS / 1000)
+def _ours(config: DedupConfig) -> Callable[[Any, int], Decision]:
+    """Our fingerprint and a fresh `DedupIndex`, articles STEP_MS apart as on the raw topic."""
+    index = DedupIndex({}, {}, {}, {}, config)
+    return lambda a, n: index.check_and_insert(fingerprint(a.id, a.body, a.url, config), (T0_MS + n * STEP_MS) / 1000)
 
 
-class _LSHFile(LSHIndex):
-    def file(self, article_id: str, sketch: Any, n: int = 0) -> Decision:  # type: ignore[override]
-        return super().file(article_id, sketch)
+def _theirs(threshold: float, config: DedupConfig) -> Callable[[Any, int], Decision]:
+    """datasketch's MinHash and a fresh MinHashLSH (first seen wins, as ours)."""
+    index = LSHIndex(threshold, config.num_bins)
+    return lambda a, n: index.file(a.id, minhash(a.body, config))
 
 
 def stage_run(messages: Sequence[Generated], tagger: Tagger, flash: "FlashtextTagger", threshold: float,
@@ -228,10 +225,8 @@ def stage_run(messages: Sequence[Generated], tagger: Tagger, flash: "FlashtextTa
     articles = [o.article for n, m in enumerate(messages)
                 if (o := ingest(m.value, m.key, source_of(n), now, Limits())).article is not None]
     runs: dict[str, Callable[[], float]] = {
-        "core": lambda: dedup_and_tag(articles, tagger, _OurIndex(config),
-                                      lambda a: fingerprint(a.id, a.body, a.url, config)),
-        "reference": lambda: dedup_and_tag(articles, flash, _LSHFile(threshold, config.num_bins),
-                                           lambda a: minhash(a.body, config)),
+        "core": lambda: dedup_and_tag(articles, tagger, _ours(config)),
+        "reference": lambda: dedup_and_tag(articles, flash, _theirs(threshold, config)),
     }
     for run_once in runs.values():
         run_once()

@@ -110,8 +110,9 @@ async def records_written(settings: Settings) -> dict[str, int]:
     finally:
         await consumer.stop()
     read_only = {names.raw, names.alert_rules}
-    ours = sorted(t for t in found if t not in read_only
-                  and (t.startswith(f"{settings.app_id}-") or (t.startswith(settings.topic_prefix) and settings.topic_prefix)))
+    # The contract's topics carry the prefix, the tables' changelogs the app id.
+    prefixes = tuple(p for p in (settings.topic_prefix, f"{settings.app_id}-") if p)
+    ours = sorted(t for t in found if t.startswith(prefixes) and t not in read_only)
     totals: dict[str, int] = {}
     for tp, end in (await end_offsets(settings, ours)).items():
         totals[tp.topic] = totals.get(tp.topic, 0) + end

@@ -68,8 +68,6 @@ def to_send(events: list[dict[str, Any]], sent: set[tuple[str, int]] | None) -> 
 
 # Alert groups and stories that went quiet are pruned at most this often (in decisions).
 SWEEP_EVERY = 1000
-
-
 # Entries a sweep under way examines per decision: its work is spread over many decisions
 # instead of stalling one (a sweep of 200k articles' state held the step for ~6 s).
 SWEEP_BUDGET = 100
@@ -88,7 +86,7 @@ class Sweeper:
     def __init__(self, every: int = SWEEP_EVERY, budget: int = SWEEP_BUDGET) -> None:
         self.every, self.budget = every, budget
         self.next_at = every
-        self._steps: Iterator[None] | None = None
+        self._steps: Iterator[bool] | None = None
         self._read = 0
 
     def prune_when_due(self, state: AlertState, stories: MutableMapping[str, Any], decided: int, now: float,
@@ -120,15 +118,19 @@ def _sweep_steps(state: AlertState, stories: MutableMapping[str, Any], now: floa
         yield True
     before = now - retention_seconds
     for key in list(stories.keys()):
-        story = stories.get(key)
-        if story is not None and story["t"] < before:
-            del stories[key]
+        forget_story(stories, key, before)
         yield True
 
 
 def forget_stories(stories: MutableMapping[str, Any], before: float) -> int:
     """Drop remembered stories older than `before` (epoch seconds); returns how many went."""
-    old = [key for key, value in stories.items() if value["t"] < before]
-    for key in old:
+    return sum(forget_story(stories, key, before) for key in list(stories.keys()))
+
+
+def forget_story(stories: MutableMapping[str, Any], key: str, before: float) -> int:
+    """Drop one remembered story if it is older than `before`; 1 if it went."""
+    story = stories.get(key)
+    if story is not None and story["t"] < before:
         del stories[key]
-    return len(old)
+        return 1
+    return 0

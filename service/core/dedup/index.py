@@ -87,11 +87,14 @@ class DedupIndex:
             return Decision(*stored["d"])
         decision = self._exact_match(fp)
         buckets: dict[str, Any] = {}
-        if decision is None:
-            # Read once for the lookup and again for the insert: each read is a RocksDB get.
+        sketch = None
+        if decision is None and fp.bands:
+            # Read and decoded once, for the lookup and for the insert: each read is a RocksDB get.
             buckets = {key: self.buckets.get(key, ()) for key in fp.bands}
-            decision = self._near_match(fp, buckets) or UNIQUE
-        self._insert(fp, decision, now, buckets)
+            sketch = decode_uint32(fp.sketch)
+            decision = self._near_match(fp, sketch, buckets)
+        decision = decision or UNIQUE
+        self._insert(fp, decision, now, buckets, sketch)
         return decision
 
     def expire(self, now: float) -> int:
@@ -163,11 +166,8 @@ class DedupIndex:
                 return Decision("duplicate", "exact", root, 1.0)
         return None
 
-    def _near_match(self, fp: Fingerprint, buckets: dict[str, Any]) -> Decision | None:
-        """`buckets`: the current list of each of `fp`'s band keys."""
-        if not fp.bands:
-            return None
-        sketch = decode_uint32(fp.sketch)
+    def _near_match(self, fp: Fingerprint, sketch: Any, buckets: dict[str, Any]) -> Decision | None:
+        """`sketch`: `fp`'s, decoded; `buckets`: the stored ids under each of `fp`'s band keys."""
         best: tuple[float, float, str] | None = None
         seen: set[str] = set()
         for key in fp.bands:
@@ -212,14 +212,14 @@ class DedupIndex:
         record = self.docs.get(article_id) if article_id is not None else None
         return None if record is None else record["r"]
 
-    def _insert(self, fp: Fingerprint, decision: Decision, now: float, buckets: dict[str, Any]) -> None:
-        """`buckets`: the lists of `fp`'s band keys as read for the decision (all of them when
-        the article is an original)."""
+    def _insert(self, fp: Fingerprint, decision: Decision, now: float, buckets: dict[str, Any], sketch: Any) -> None:
+        """`buckets` and `sketch`: as read and decoded for the decision (set whenever the
+        article is an original with bands)."""
         original = decision.status == "unique"
         with_sketch = original and bool(fp.bands)
         self.docs[fp.article_id] = _record(fp, decision, now, with_sketch)
         if with_sketch:
-            self._keep_sketch(fp.article_id, (decode_uint32(fp.sketch), fp.shingle_count, fp.article_id))
+            self._keep_sketch(fp.article_id, (sketch, fp.shingle_count, fp.article_id))
         for key in _exact_keys(fp):
             if self._root_of(self.exact.get(key)) is None:
                 self.exact[key] = fp.article_id
