@@ -35,7 +35,7 @@ async def backtest(settings: Settings, rules: RuleSet, since: datetime | None = 
     await read(settings, [names.enriched, names.duplicates], collect)
     # Originals before their copies when the clock ties: a copy needs its story.
     events.sort(key=lambda e: (e[0], e[1] != "enriched", (e[2].get("raw") or {}).get("offset", 0)))
-    state, stories, alerts = AlertState({}, {}), {}, []
+    state, stories, alerts = AlertState({}), {}, []
     for when, outcome, event in events:
         records = match_records(rules, event) if outcome == "enriched" else []
         alerts.extend(decide_alerts(state, rules, stories, outcome, event, records, when))

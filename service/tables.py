@@ -26,8 +26,9 @@ _SMALL_ROCKSDB = {"write_buffer_size": 4 * _MIB, "max_write_buffer_number": 2, "
 dedup_docs = app.Table("dedup-docs", partitions=1, schema=_JSON, options=dict(_ROCKSDB), help="article id -> decision, sketch, time")
 
 # Alert state lives beside the index, in the same serialised step (one partition).
-alert_windows = app.Table("alert-windows", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB), help="rule/group -> recent evidence")
-alert_state = app.Table("alert-state", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB), help="rule/group -> open alert")
+# A group's evidence and open alert are one record, written once per decision (see
+# service/core/rules/alerts.py: two tables let a crash keep one without the other).
+alert_groups = app.Table("alert-groups", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB), help="rule/group -> recent evidence and open alert")
 alert_stories = app.Table("alert-stories", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB), help="original id -> its rule matches")
 
 _DERIVED = settings.data_dir / f"{settings.app_id}-data" / "dedup-derived"

@@ -27,7 +27,7 @@ from service.settings import get_settings
 log = logging.getLogger(__name__)
 STAGE = "dedup"
 INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
-ALERTS = AlertState(tables.alert_windows, tables.alert_state)
+ALERTS = AlertState(tables.alert_groups)
 SWEEPER = Sweeper()
 # Alert events of a replay are checked against the alerts topic from this long before the
 # first replayed request was written (clock skew between hosts).

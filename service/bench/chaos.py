@@ -54,6 +54,8 @@ class ChaosReport:
     duplicate_of_unknown: int = 0
     alert_events: int = 0
     alerts_sent_twice: int = 0
+    # Each repeated update or firing: its key and where each copy sits on the alerts topic.
+    alerts_sent_twice_examples: list[dict[str, Any]] = field(default_factory=list)
     stalled: str | None = None
     seconds: float = 0.0
 
@@ -186,19 +188,24 @@ def _check_dedup(log: OutcomeLog, names: TopicNames, report: ChaosReport) -> Non
 def _check_alerts(settings: Settings, names: TopicNames, report: ChaosReport) -> None:
     """An update of an alert, (alert_id, seq) (the alert id stands for rule, group and firing),
     must not be on the topic twice, nor the same alert fire twice under two ids."""
-    updates: Counter = Counter()
-    firings: Counter = Counter()
+    updates: dict[tuple, list[dict]] = {}
+    firings: dict[tuple, list[dict]] = {}
 
     def on_message(record) -> None:
         event = codec.loads(record.value)
-        updates[(event["alert_id"], event["seq"])] += 1
+        where = {"partition": record.partition, "offset": record.offset, "timestamp_ms": record.timestamp,
+                 "alert_id": event["alert_id"], "seq": event["seq"], "status": event["status"]}
+        updates.setdefault((event["alert_id"], event["seq"]), []).append(where)
         if event["status"] == "firing":
-            firings[(event["rule_id"], event["group"], event["first_seen"])] += 1
+            firings.setdefault((event["rule_id"], event["group"], event["first_seen"]), []).append(where)
 
     asyncio.run(read(settings, [names.alerts], on_message, timeout=60))
-    report.alert_events = sum(updates.values())
-    report.alerts_sent_twice = sum(n - 1 for n in updates.values() if n > 1) + sum(
-        n - 1 for n in firings.values() if n > 1)
+    report.alert_events = sum(len(copies) for copies in updates.values())
+    repeated = [("update", key, copies) for key, copies in updates.items() if len(copies) > 1] + [
+        ("firing", key, copies) for key, copies in firings.items() if len(copies) > 1]
+    report.alerts_sent_twice = sum(len(copies) - 1 for _, _, copies in repeated)
+    report.alerts_sent_twice_examples = [
+        {"kind": kind, "key": list(key), "copies": copies} for kind, key, copies in repeated[:10]]
 
 
 def run_chaos(

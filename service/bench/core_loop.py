@@ -178,7 +178,7 @@ class ReferencePipeline(Pipeline):
 
     def __init__(self, tagger: FlashtextTagger, rules: RuleSet, threshold: float,
                  limits: Limits = Limits(), config: DedupConfig = DEFAULT_CONFIG) -> None:
-        super().__init__(tagger, rules, LSHIndex(threshold, config.num_bins), AlertState({}, {}), {}, limits, config)
+        super().__init__(tagger, rules, LSHIndex(threshold, config.num_bins), AlertState({}), {}, limits, config)
 
     def process(self, value: bytes | None, key: bytes | None, source: SourceRef, received_at: datetime) -> list[Output]:
         outcome = ingest(value, key, source, received_at, self.limits)

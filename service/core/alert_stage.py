@@ -74,10 +74,10 @@ SWEEP_BUDGET = 100
 
 
 class Sweeper:
-    """When to drop alerts past their cooldown, empty windows and stories older than the
+    """When to drop alerts past their cooldown, evidence out of its window and stories older than the
     retention. Groups that go quiet are never touched again, so only a sweep removes them.
 
-    A sweep reads every window, alert and story. At a fixed interval its cost per decision grew
+    A sweep reads every alert group and story. At a fixed interval its cost per decision grew
     with the tables, and made the serialised step quadratic over a 200k-article backlog; done
     in one go it stalled the step for seconds. So a sweep advances SWEEP_BUDGET entries per
     decision, and the next one starts at least as many decisions after as the last one read.
@@ -110,11 +110,8 @@ def _sweep_steps(state: AlertState, stories: MutableMapping[str, Any], now: floa
                  retention_seconds: float) -> Iterator[bool]:
     """One sweep, yielding after each entry. The keys are listed first: a mapping may not
     change size while it is iterated, and decisions write to these tables between steps."""
-    for key in list(state.windows.keys()):
-        state.prune_window(key, now)
-        yield True
-    for key in list(state.alerts.keys()):
-        state.prune_alert(key, now)
+    for key in list(state.groups.keys()):
+        state.prune_group(key, now)
         yield True
     before = now - retention_seconds
     for key in list(stories.keys()):

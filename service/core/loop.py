@@ -47,7 +47,7 @@ class Pipeline:
     def in_memory(cls, tagger: Tagger, rules: RuleSet, limits: Limits = Limits(),
                   config: DedupConfig = DEFAULT_CONFIG) -> "Pipeline":
         """Empty state held in dicts."""
-        return cls(tagger, rules, DedupIndex({}, {}, {}, {}, config), AlertState({}, {}), {}, limits, config)
+        return cls(tagger, rules, DedupIndex({}, {}, {}, {}, config), AlertState({}), {}, limits, config)
 
     def process(self, value: bytes | None, key: bytes | None, source: SourceRef, received_at: datetime) -> list[Output]:
         """The outcome of one raw message (exactly one of enriched, duplicates, invalid), then

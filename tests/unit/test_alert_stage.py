@@ -30,7 +30,7 @@ def article(article_id: str, source: str) -> dict:
 
 
 def test_copies_from_other_sources_reach_the_threshold_once_and_reprints_add_nothing():
-    state, stories = AlertState({}, {}), {}
+    state, stories = AlertState({}), {}
     original = article("o", "a.example")
     records = match_records(RULES, original)
     assert [r["rule_id"] for r in records] == ["story-3-sources"]
@@ -49,7 +49,7 @@ def test_copies_from_other_sources_reach_the_threshold_once_and_reprints_add_not
 
 
 def test_copies_of_stories_that_matched_nothing_cost_nothing_and_stories_expire():
-    state, stories = AlertState({}, {}), {}
+    state, stories = AlertState({}), {}
     plain = {**article("p", "a.example"), "entities": []}
     assert decide_alerts(state, RULES, stories, "enriched", plain, match_records(RULES, plain), 1000.0) == []
     assert stories == {}
@@ -62,7 +62,7 @@ def test_copies_of_stories_that_matched_nothing_cost_nothing_and_stories_expire(
 def test_quiet_groups_and_old_stories_are_pruned_on_every_sweep_th_decision():
     from service.core.alert_stage import SWEEP_EVERY, Sweeper
 
-    state, stories = AlertState({}, {}), {}
+    state, stories = AlertState({}), {}
     original = article("o", "a.example")
     decide_alerts(state, RULES, stories, "enriched", original, match_records(RULES, original), 1000.0)
     assert stories and state.windows
@@ -78,7 +78,7 @@ def test_a_sweep_is_spread_over_decisions_and_tables_may_change_meanwhile():
     from service.core.alert_stage import Sweeper
 
     stories = {f"s{i}": {"source": "a", "matches": [], "t": 1000.0} for i in range(250)}
-    state, sweeper = AlertState({}, {}), Sweeper(every=10, budget=100)
+    state, sweeper = AlertState({}), Sweeper(every=10, budget=100)
     results = []
     for decided in range(10, 14):
         results.append(sweeper.prune_when_due(state, stories, decided, 9000.0, retention_seconds=3600))
@@ -95,7 +95,7 @@ def test_sweeps_are_spaced_by_what_they_read():
     from service.core.alert_stage import Sweeper
 
     stories = {f"s{i}": {"source": "a", "matches": [], "t": 5000.0} for i in range(4000)}
-    state, sweeper = AlertState({}, {}), Sweeper(every=1000, budget=10_000)
+    state, sweeper = AlertState({}), Sweeper(every=1000, budget=10_000)
     assert sweeper.prune_when_due(state, stories, 1000, 5000.0, retention_seconds=3600)
     assert len(stories) == 4000 and sweeper.next_at == 1000 + 4000
     assert not sweeper.prune_when_due(state, stories, 4999, 5000.0, retention_seconds=3600)

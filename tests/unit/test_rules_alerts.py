@@ -36,7 +36,7 @@ def make_dup(id: str, source: str, duplicate_of: str = "a1") -> dict:
 
 
 def state() -> AlertState:
-    return AlertState({}, {})
+    return AlertState({})
 
 
 def decide(alerts: AlertState, rs: RuleSet, article: dict, now: float, story: str = "a1") -> list[dict]:
@@ -52,7 +52,7 @@ def test_rule_without_threshold_fires_once_per_group_in_cooldown():
     # Another story is another group.
     (other,) = decide(alerts, rs, make_article(id="b1"), T0 + 60, story="b1")
     assert other["alert_id"] != first["alert_id"]
-    json.dumps([first, other, alerts.alerts, alerts.windows])
+    json.dumps([first, other, alerts.groups])
 
 
 def test_threshold_fires_once_at_third_distinct_source():
@@ -164,13 +164,15 @@ def test_state_values_are_reassigned_not_mutated():
             self.log = getattr(self, "log", []) + [(key, json.loads(json.dumps(value)))]
 
     rs = ruleset(threshold="{count: 2, distinct: source, window: 1h}")
-    alerts = AlertState(Recording(), Recording())
+    alerts = AlertState(Recording())
     (match,) = rs.match(make_article())
     alerts.decide(match, make_article(), T0, "a1")
     alerts.on_duplicate(make_dup("d1", "b.example"), [match], T0 + 1, "a1", "wire.example")
     alerts.on_duplicate(make_dup("d2", "c.example"), [match], T0 + 2, "a1", "wire.example")
-    for table in (alerts.windows, alerts.alerts):
-        assert {k: v for k, v in table.log} == json.loads(json.dumps(dict(table)))
+    table = alerts.groups
+    assert {k: v for k, v in table.log} == json.loads(json.dumps(dict(table)))
+    (group,) = table.values()
+    assert group["window"]["events"] and group["alert"]["seq"] == 1
 
 
 def test_match_without_rule_entities_still_decides():

@@ -29,7 +29,7 @@ def demo_alerts() -> list[dict]:
     tagger = Tagger(entities, themes, stop)
     rules = RuleSet.compile(load_rules(DEFAULT_RULES, kb_resolver(entities), [t.id for t in themes]))
     config = DedupConfig()
-    index, state, stories = DedupIndex({}, {}, {}, {}, config), AlertState({}, {}), {}
+    index, state, stories = DedupIndex({}, {}, {}, {}, config), AlertState({}), {}
     now = datetime(2025, 10, 9, tzinfo=timezone.utc)
     events = []
     for offset, item in enumerate(read_items([str(SEEDS / "articles")])):

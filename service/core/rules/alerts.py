@@ -1,15 +1,19 @@
 """Thresholds, grouping and cooldown: turn rule matches into alert events.
 
-State lives in two caller-owned mappings (dicts in tests, Faust tables in the worker), keyed
-`<rule id>/<group>` (rule ids cannot hold `/`). Values are JSON-ready and always reassigned,
-never mutated in place, because a Faust table only persists what is assigned to it:
+State lives in one caller-owned mapping (a dict in tests, a Faust table in the worker), keyed
+`<rule id>/<group>` (rule ids cannot hold `/`). Each value holds the group's whole state, so
+one decision writes one record: a crash can never keep a group's evidence without its alert
+(see "Replays"). Values are JSON-ready and always reassigned, never mutated in place, because
+a Faust table only persists what is assigned to it:
 
-- `windows[key] = {"span": seconds, "events": [[ts, source, article_id, [entity ids]], ...]}`:
+- `"window": {"span": seconds, "events": [[ts, source, article_id, [entity ids]], ...]}`:
   evidence inside the rule's threshold window, oldest first; only threshold rules keep one.
-- `alerts[key] = {"alert_id", "seq", "first_seen", "last_seen", "until", "article_ids", "sources",
-  "entities", "count", "below", "emitted"}`: the open alert of the group until its cooldown ends;
-  `seq` numbers its updates (0 = fired) and `emitted` keeps the last few events by the article
-  that caused them.
+- `"alert": {"alert_id", "seq", "first_seen", "last_seen", "until", "article_ids", "sources",
+  "entities", "count", "below", "emitted"}`: the open alert of the group until its cooldown
+  ends; `seq` numbers its updates (0 = fired) and `emitted` keeps the last few events by the
+  article that caused them.
+
+A group with neither is deleted.
 
 Time is epoch seconds passed in. An alert fires once per (rule, group) and cooldown; within it,
 the same `alert_id` comes back as `updated` only when something new arrives (a source or an
@@ -19,7 +23,9 @@ Replays: after a crash the worker re-processes articles its state may already ho
 the alert already counts changes nothing; with `replaying=True` the event it caused comes back
 again, so the caller can send it if the lost process never did (`service/core/alert_stage.py`
 `to_send`). Decisions are deterministic (ids from article time), so a replay the state had not
-kept yields the very same (alert_id, seq).
+kept yields the very same (alert_id, seq). Evidence and alert were once two tables: a crash
+between their two changelog writes kept the evidence of the article that fired an alert but not
+the alert, and the replay fired it again under another id (the chaos test caught it).
 """
 
 import hashlib
@@ -60,9 +66,18 @@ def alert_id(rule_id: str, group: str, first_seen: float) -> str:
 class AlertState:
     """Alerting over caller-owned state; holds no state of its own."""
 
-    def __init__(self, windows: MutableMapping[str, Any], alerts: MutableMapping[str, Any]) -> None:
-        self.windows = windows
-        self.alerts = alerts
+    def __init__(self, groups: MutableMapping[str, Any]) -> None:
+        self.groups = groups
+
+    @property
+    def windows(self) -> dict[str, Any]:
+        """The evidence windows by group key (a copy, for reading)."""
+        return {key: g["window"] for key, g in self.groups.items() if g.get("window")}
+
+    @property
+    def alerts(self) -> dict[str, Any]:
+        """The open alerts by group key (a copy, for reading)."""
+        return {key: g["alert"] for key, g in self.groups.items() if g.get("alert")}
 
     def decide(self, match: Match, article: dict[str, Any], now: float, story_id: str,
                replaying: bool = False) -> dict[str, Any] | None:
@@ -94,113 +109,118 @@ class AlertState:
         return events
 
     def sweep(self, now: float) -> int:
-        """Drop windows with no evidence left and alerts past their cooldown; how many keys went.
+        """Drop evidence out of its window and alerts past their cooldown; how many groups went.
 
-        Each key is also pruned whenever it is touched; this catches groups that go quiet.
+        Each group is also pruned whenever it is touched; this catches groups that go quiet.
         """
-        removed = 0
-        for key in list(self.windows.keys()):
-            removed += self.prune_window(key, now)
-        for key in list(self.alerts.keys()):
-            removed += self.prune_alert(key, now)
-        return removed
+        return sum(self.prune_group(key, now) for key in list(self.groups.keys()))
 
-    def prune_window(self, key: str, now: float) -> int:
-        """Drop the evidence of one window that fell out of its span; 1 if the window went."""
-        window = self.windows.get(key)
-        if window is None:
+    def prune_group(self, key: str, now: float) -> int:
+        """Drop a group's evidence that fell out of its span and its alert if past its
+        cooldown, in one write; 1 if nothing is left and the group went."""
+        group = self.groups.get(key)
+        if group is None:
             return 0
-        events = [e for e in window["events"] if e[0] > now - window["span"]]
-        if not events:
-            del self.windows[key]
-            return 1
-        if len(events) != len(window["events"]):
-            self.windows[key] = {**window, "events": events}
-        return 0
-
-    def prune_alert(self, key: str, now: float) -> int:
-        """Drop one alert past its cooldown; 1 if it went."""
-        alert = self.alerts.get(key)
+        window, alert = group.get("window"), group.get("alert")
+        if window is not None:
+            events = [e for e in window["events"] if e[0] > now - window["span"]]
+            if len(events) != len(window["events"]):
+                window = {**window, "events": events} if events else None
         if alert is not None and now >= alert["until"]:
-            del self.alerts[key]
-            return 1
+            alert = None
+        return self._store(key, group, window, alert)
+
+    def _store(self, key: str, old: dict[str, Any] | None, window: dict[str, Any] | None,
+               alert: dict[str, Any] | None) -> int:
+        """Write the group's new state if it changed (deleting an empty one); 1 if it went."""
+        new = {k: v for k, v in (("window", window), ("alert", alert)) if v is not None}
+        if not new:
+            if old is not None:
+                del self.groups[key]
+                return 1
+            return 0
+        if new != old:
+            self.groups[key] = new
         return 0
 
     def _observe(self, rule: Rule, group: str, ev: _Evidence, now: float, replaying: bool) -> dict[str, Any] | None:
         key = f"{rule.id}/{group}"
+        old = self.groups.get(key)
+        window = old.get("window") if old else None
+        alert = old.get("alert") if old else None
         window_events: list = []
         qualifies = True
         if rule.threshold is not None:
             t = rule.threshold
-            old = self.windows.get(key)
-            window_events = [e for e in (old["events"] if old else ()) if e[0] > now - t.window]
+            window_events = [e for e in (window["events"] if window else ()) if e[0] > now - t.window]
             if all(e[2] != ev.article_id for e in window_events):
                 window_events.append([now, ev.source, ev.article_id, list(ev.entities)[:MAX_LISTED]])
             window_events = _needed(window_events, t)
-            self.windows[key] = {"span": t.window, "events": window_events}
+            window = {"span": t.window, "events": window_events}
             if t.distinct == "source":
                 reached = len({e[1] for e in window_events if e[1]})
             else:
                 reached = len(window_events)
             qualifies = reached >= t.count
 
-        alert = self.alerts.get(key)
         if alert is not None and now >= alert["until"]:
-            del self.alerts[key]
             alert = None
+        event = None
         if alert is None:
-            if not qualifies:
-                return None
-            return self._fire(rule, group, key, ev, now, window_events)
-
-        known_ids = set(alert["article_ids"])
-        is_new_article = ev.article_id not in known_ids
-        if not is_new_article:
-            # Already counted: the same article id once more, or a replay after a crash, when
-            # the event it caused may never have left the lost process.
-            return alert.get("emitted", {}).get(ev.article_id) if replaying else None
-        new_source = bool(ev.source) and ev.source not in alert["sources"]
-        new_entities = [e for e in ev.entities if e not in alert["entities"]]
-        recrossed = alert["below"] and qualifies
-        updated = {
-            **alert,
-            "last_seen": now if is_new_article else alert["last_seen"],
-            "count": alert["count"] + is_new_article,
-            "article_ids": (alert["article_ids"] + [ev.article_id])[-MAX_LISTED:] if is_new_article
-            else alert["article_ids"],
-            "sources": (alert["sources"] + [ev.source])[-MAX_LISTED:] if new_source else alert["sources"],
-            "entities": (alert["entities"] + new_entities)[-MAX_LISTED:],
-            "below": not qualifies,
-        }
-        if new_source or new_entities or recrossed:
-            updated["seq"] = alert.get("seq", 0) + 1
-            event = _event(rule, group, updated, "updated", ev)
-            updated["emitted"] = _remember(alert.get("emitted", {}), ev.article_id, event)
-            self.alerts[key] = updated
-            return event
-        if updated != alert:
-            self.alerts[key] = updated
-        return None
-
-    def _fire(self, rule: Rule, group: str, key: str, ev: _Evidence, now: float, window_events: list) -> dict:
-        ids = list(dict.fromkeys([e[2] for e in window_events] + [ev.article_id]))
-        sources = list(dict.fromkeys([e[1] for e in window_events if e[1]] + ([ev.source] if ev.source else [])))
-        record = {
-            "alert_id": alert_id(rule.id, group, now),
-            "first_seen": min([e[0] for e in window_events] + [now]),
-            "last_seen": now,
-            "until": now + rule.cooldown,
-            "article_ids": ids[-MAX_LISTED:],
-            "sources": sources[-MAX_LISTED:],
-            "entities": list(dict.fromkeys([x for e in window_events for x in e[3]] + list(ev.entities)))[:MAX_LISTED],
-            "count": len(ids),
-            "below": False,
-            "seq": 0,
-        }
-        event = _event(rule, group, record, "firing", ev)
-        record["emitted"] = _remember({}, ev.article_id, event)
-        self.alerts[key] = record
+            if qualifies:
+                alert, event = _fire(rule, group, ev, now, window_events)
+        else:
+            alert, event = _update(rule, group, alert, ev, now, qualifies, replaying)
+        self._store(key, old, window, alert)
         return event
+
+
+def _update(rule: Rule, group: str, alert: dict[str, Any], ev: _Evidence, now: float, qualifies: bool,
+            replaying: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The open alert after `ev`, and the event it sends (None when nothing new arrived)."""
+    if ev.article_id in alert["article_ids"]:
+        # Already counted: the same article id once more, or a replay after a crash, when
+        # the event it caused may never have left the lost process.
+        return alert, alert.get("emitted", {}).get(ev.article_id) if replaying else None
+    new_source = bool(ev.source) and ev.source not in alert["sources"]
+    new_entities = [e for e in ev.entities if e not in alert["entities"]]
+    recrossed = alert["below"] and qualifies
+    updated = {
+        **alert,
+        "last_seen": now,
+        "count": alert["count"] + 1,
+        "article_ids": (alert["article_ids"] + [ev.article_id])[-MAX_LISTED:],
+        "sources": (alert["sources"] + [ev.source])[-MAX_LISTED:] if new_source else alert["sources"],
+        "entities": (alert["entities"] + new_entities)[-MAX_LISTED:],
+        "below": not qualifies,
+    }
+    if not (new_source or new_entities or recrossed):
+        return updated, None
+    updated["seq"] = alert.get("seq", 0) + 1
+    event = _event(rule, group, updated, "updated", ev)
+    updated["emitted"] = _remember(alert.get("emitted", {}), ev.article_id, event)
+    return updated, event
+
+
+def _fire(rule: Rule, group: str, ev: _Evidence, now: float, window_events: list) -> tuple[dict[str, Any], dict]:
+    """The alert `ev` fires, and its event."""
+    ids = list(dict.fromkeys([e[2] for e in window_events] + [ev.article_id]))
+    sources = list(dict.fromkeys([e[1] for e in window_events if e[1]] + ([ev.source] if ev.source else [])))
+    record = {
+        "alert_id": alert_id(rule.id, group, now),
+        "first_seen": min([e[0] for e in window_events] + [now]),
+        "last_seen": now,
+        "until": now + rule.cooldown,
+        "article_ids": ids[-MAX_LISTED:],
+        "sources": sources[-MAX_LISTED:],
+        "entities": list(dict.fromkeys([x for e in window_events for x in e[3]] + list(ev.entities)))[:MAX_LISTED],
+        "count": len(ids),
+        "below": False,
+        "seq": 0,
+    }
+    event = _event(rule, group, record, "firing", ev)
+    record["emitted"] = _remember({}, ev.article_id, event)
+    return record, event
 
 
 def _needed(events: list, threshold) -> list:
