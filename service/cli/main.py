@@ -283,6 +283,29 @@ def bench_suite(
         out.print(f"wrote {report.write_docs(result, folder / 'benchmarks.png', Path('docs'))}")
 
 
+@bench_app.command("report")
+def bench_report(
+    folder: Annotated[str, typer.Argument(help="A results folder of the suite (holds results.json).")],
+    docs: Annotated[bool, typer.Option("--docs/--no-docs", help="Write docs/benchmarks.md and .png from it.")] = False,
+) -> None:
+    """Print a finished suite run's tables again, and write the docs from it, without re-running
+    the measurements (the full run takes 18 minutes)."""
+    from pathlib import Path
+
+    from service.bench import report
+
+    path = Path(folder)
+    try:
+        result = report.read_json(path / "results.json")
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {path / 'results.json'}: {e}")
+    report.write_chart(result, path / "benchmarks.png")
+    for table in report.tables(result):
+        out.print(table)
+    if docs:
+        out.print(f"wrote {report.write_docs(result, path / 'benchmarks.png', Path('docs'))}")
+
+
 @bench_app.command("dedup")
 def bench_dedup(
     quick: Annotated[bool, typer.Option("--quick", help="Smaller evaluation and benchmark.")] = False,

@@ -30,5 +30,28 @@ def test_phases_follow_each_other(monkeypatch):
 def test_bench_without_a_subcommand_is_the_suite_and_the_subcommands_stay():
     result = CliRunner().invoke(app, ["bench", "--help"])
     assert result.exit_code == 0
-    for expected in ("--quick", "--out", "--docs", "--count", "dedup", "worker", "tagging", "rules", "chaos"):
+    for expected in ("--quick", "--out", "--docs", "--count", "dedup", "worker", "tagging", "rules", "chaos", "report"):
         assert expected in result.output
+
+
+def test_bench_report_renders_a_finished_run_again_without_measuring(tmp_path, monkeypatch):
+    from service.bench import report
+    from tests.unit.test_bench_report import make_result
+
+    run = tmp_path / "run"
+    run.mkdir()
+    report.write_json(make_result(), run / "results.json")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["bench", "report", str(run), "--docs"])
+    assert result.exit_code == 0, result.output
+    assert "Targets" in result.output and "wrote docs/benchmarks.md" in result.output
+    assert (tmp_path / "docs" / "benchmarks.md").read_text().startswith("# Benchmarks")
+    assert (run / "benchmarks.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_report_of_something_else_is_a_clear_error(tmp_path):
+    (tmp_path / "results.json").write_text('{"core": {}}')
+    result = CliRunner().invoke(app, ["bench", "report", str(tmp_path)])
+    assert result.exit_code != 0 and "missing worker, latency, passthrough" in result.output
+    result = CliRunner().invoke(app, ["bench", "report", str(tmp_path / "nowhere")])
+    assert result.exit_code != 0 and "cannot read" in result.output
