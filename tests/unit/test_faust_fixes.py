@@ -35,3 +35,19 @@ def test_flow_is_stopped_before_the_original_runs():
     recovery = SimpleNamespace(app=SimpleNamespace(consumer=consumer))
     asyncio.run(faust_fixes._stopping_flow_first(original)(recovery, 7))
     assert calls == [("stop_flow",), ("original", 7, False)]
+
+
+def test_a_busy_changelog_buffer_does_not_stop_the_streams(caplog):
+    """Below PRODUCER_BUFFER_MESSAGES the buffer is left to drain: with faust's 100, 150
+    pending writes made the streams wait (and, not running here, raise) and log a WARNING."""
+    import service.app  # noqa: F401
+    from faust.transport.producer import ProducerBuffer
+
+    buffer = ProducerBuffer()
+    buffer.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))
+    for n in range(150):
+        buffer.put(SimpleNamespace(n=n))
+    assert buffer.size == 150
+    asyncio.run(buffer.wait_until_ebb())
+    assert buffer.size == 150
+    assert "producer buffer full" not in caplog.text
