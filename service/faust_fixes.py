@@ -1,5 +1,5 @@
 """Workarounds for faust-streaming, applied once, by `service.app`: a race that loses messages,
-and a producer-buffer limit that floods the log.
+a commit that can pass unsent table writes, and a producer-buffer limit that floods the log.
 
 At the end of table recovery (and of every rebalance) faust's `Recovery.on_recovery_completed`
 resumes the stream partitions, awaits `consumer.perform_seek()`, then calls
@@ -15,7 +15,17 @@ later offsets over them (faust-streaming issue #596). `newsflow demo` lost raw o
 Fix: stop the consumer's flow before that sequence. The fetcher then delivers nothing until
 `resume_flow()` at its end, after the queues were cleared, from the position perform_seek set.
 
-Table writes go to their changelogs through faust's producer buffer. Whenever it holds more
+Table writes go to their changelogs through faust's producer buffer, and before committing
+offsets faust flushes it. But `ProducerBuffer.flush` gives up as soon as no write went out for
+0.1 s (while the broker restarts, say), and it does not count the write being handed to the
+client. The offsets were then committed past table writes still in memory; a SIGKILL lost
+them, and the worker that took the partition over had a table without them. With two workers,
+a broker restart and four SIGKILLs, 18 articles were filed both as original and as duplicate.
+(A single worker hid it: its own RocksDB had kept the writes.) Fix: `flush` waits until the
+buffer is empty and nothing is being handed over, or raises after FLUSH_TIMEOUT_SECONDS, so
+the commit fails instead (faust crashes the worker; its messages are processed again).
+
+The buffer also has a size limit. Whenever it holds more
 than `ProducerBuffer.max_messages` (100) the streams stop, faust logs a WARNING and an INFO line,
 and waits until 100 were sent. The dedup step writes about three changelog records per
 article, so under load the buffer sits at that limit: 4,878 such lines over a 200k-article
@@ -23,10 +33,15 @@ drain. Raising it to PRODUCER_BUFFER_MESSAGES (a second or so of changelog write
 silenced them and left the drain rate as it was (374-379 vs 378-382 articles/s, 10k drains).
 """
 
+import asyncio
+
 from faust.tables.recovery import Recovery
 from faust.transport.producer import ProducerBuffer
 
 PRODUCER_BUFFER_MESSAGES = 2_000
+FLUSH_TIMEOUT_SECONDS = 120.0
+_ORIGINAL_SEND_PENDING = ProducerBuffer._send_pending
+_ORIGINAL_FLUSH = ProducerBuffer.flush
 
 _ORIGINALS = {
     "on_recovery_completed": Recovery.on_recovery_completed,
@@ -46,8 +61,38 @@ def _stopping_flow_first(original):
     return wrapper
 
 
+async def _send_pending_counted(self: ProducerBuffer, fut) -> None:
+    # The write `_handle_pending` took off the queue is no longer in `size` until it is sent.
+    self.newsflow_sending = getattr(self, "newsflow_sending", 0) + 1
+    try:
+        await _ORIGINAL_SEND_PENDING(self, fut)
+    finally:
+        self.newsflow_sending -= 1
+
+
+async def _flush_all(self: ProducerBuffer) -> None:
+    """Until every buffered write is in the Kafka client (whose flush then waits for delivery)."""
+    deadline = asyncio.get_running_loop().time() + FLUSH_TIMEOUT_SECONDS
+    while self.size or getattr(self, "newsflow_sending", 0):
+        if self.state != "running":
+            if self.size:
+                raise RuntimeError("Cannot flush: Producer not Running")
+            return  # stopping: the write being handed over is the client's to finish, as before
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"{self.size} table writes not sent within {FLUSH_TIMEOUT_SECONDS:.0f}s; "
+                               "not committing past them")
+        self.message_sent.clear()
+        try:
+            await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+        except asyncio.TimeoutError:
+            pass  # a slow or restarting broker: keep waiting
+
+
 def apply() -> None:
     for name, original in _ORIGINALS.items():
         if getattr(Recovery, name) is original:
             setattr(Recovery, name, _stopping_flow_first(original))
     ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, PRODUCER_BUFFER_MESSAGES)
+    if ProducerBuffer.flush is _ORIGINAL_FLUSH:
+        ProducerBuffer.flush = _flush_all
+        ProducerBuffer._send_pending = _send_pending_counted

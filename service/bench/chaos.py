@@ -51,6 +51,8 @@ class ChaosReport:
     repeats: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     both_original_and_duplicate: int = 0
+    # Each conflicting raw position: the outcomes its repeats reached, with duplicate_of.
+    conflicting_examples: list[dict[str, Any]] = field(default_factory=list)
     duplicate_of_unknown: int = 0
     alert_events: int = 0
     alerts_sent_twice: int = 0
@@ -185,6 +187,20 @@ def _check_dedup(log: OutcomeLog, names: TopicNames, report: ChaosReport) -> Non
     report.duplicate_of_unknown = sum(1 for target in duplicate_of.values() if target not in originals)
 
 
+def _conflict_examples(log: OutcomeLog, most: int = 10) -> list[dict[str, Any]]:
+    examples = []
+    for pos in sorted(log.conflicting())[:most]:
+        seen = []
+        for topic, event_id, value in log.events[pos]:
+            entry = {"topic": topic, "id": event_id}
+            if topic.endswith("duplicates"):
+                entry["duplicate_of"] = codec.loads(value).get("duplicate_of")
+            if entry not in seen:
+                seen.append(entry)
+        examples.append({"raw": list(pos), "outcomes": seen})
+    return examples
+
+
 def _check_alerts(settings: Settings, names: TopicNames, report: ChaosReport) -> None:
     """An update of an alert, (alert_id, seq) (the alert id stands for rule, group and firing),
     must not be on the topic twice, nor the same alert fire twice under two ids."""
@@ -262,6 +278,7 @@ def run_chaos(
         log = _collect(settings, expected, fleet, patience=60 if report.stalled else 900)
         report.lost = len(log.missing)
         report.conflicting = len(log.conflicting())
+        report.conflicting_examples = _conflict_examples(log)
         report.repeats = log.repeats
         report.outcomes = dict(Counter(topic.rsplit(".", 1)[-1] for topic, _, _ in log.first().values()))
         _check_dedup(log, names, report)
