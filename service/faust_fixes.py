@@ -22,7 +22,7 @@ client. The offsets were then committed past table writes still in memory; a SIG
 them, and the worker that took the partition over had a table without them. With two workers,
 a broker restart and four SIGKILLs, 18 articles were filed both as original and as duplicate.
 (A single worker hid it: its own RocksDB had kept the writes.) Fix: `flush` waits until the
-buffer is empty and nothing is being handed over, or raises after FLUSH_TIMEOUT_SECONDS, so
+writes buffered when it began are in the client, or raises after FLUSH_TIMEOUT_SECONDS, so
 the commit fails instead (faust crashes the worker; its messages are processed again).
 
 The buffer also has a size limit. Whenever it holds more
@@ -40,6 +40,7 @@ from faust.transport.producer import ProducerBuffer
 
 PRODUCER_BUFFER_MESSAGES = 2_000
 FLUSH_TIMEOUT_SECONDS = 120.0
+_ORIGINAL_PUT = ProducerBuffer.put
 _ORIGINAL_SEND_PENDING = ProducerBuffer._send_pending
 _ORIGINAL_FLUSH = ProducerBuffer.flush
 
@@ -61,25 +62,32 @@ def _stopping_flow_first(original):
     return wrapper
 
 
+def _put_counted(self: ProducerBuffer, fut) -> None:
+    self.newsflow_put = getattr(self, "newsflow_put", 0) + 1
+    _ORIGINAL_PUT(self, fut)
+
+
 async def _send_pending_counted(self: ProducerBuffer, fut) -> None:
-    # The write `_handle_pending` took off the queue is no longer in `size` until it is sent.
-    self.newsflow_sending = getattr(self, "newsflow_sending", 0) + 1
-    try:
-        await _ORIGINAL_SEND_PENDING(self, fut)
-    finally:
-        self.newsflow_sending -= 1
+    await _ORIGINAL_SEND_PENDING(self, fut)
+    self.newsflow_sent = getattr(self, "newsflow_sent", 0) + 1
 
 
 async def _flush_all(self: ProducerBuffer) -> None:
-    """Until every buffered write is in the Kafka client (whose flush then waits for delivery)."""
+    """Until every write buffered when the flush began is in the Kafka client (whose own flush
+    then waits for delivery). Not until the buffer is empty: under load the agents keep adding
+    to it, and a commit only needs the writes of the messages it covers."""
+    if self.app is not None and self.app.conf.producer_threaded:
+        return await _ORIGINAL_FLUSH(self)
+    target = getattr(self, "newsflow_put", 0)
     deadline = asyncio.get_running_loop().time() + FLUSH_TIMEOUT_SECONDS
-    while self.size or getattr(self, "newsflow_sending", 0):
+    while getattr(self, "newsflow_sent", 0) < target:
         if self.state != "running":
             if self.size:
                 raise RuntimeError("Cannot flush: Producer not Running")
             return  # stopping: the write being handed over is the client's to finish, as before
         if asyncio.get_running_loop().time() > deadline:
-            raise RuntimeError(f"{self.size} table writes not sent within {FLUSH_TIMEOUT_SECONDS:.0f}s; "
+            unsent = target - getattr(self, "newsflow_sent", 0)
+            raise RuntimeError(f"{unsent} table writes not sent within {FLUSH_TIMEOUT_SECONDS:.0f}s; "
                                "not committing past them")
         self.message_sent.clear()
         try:
@@ -95,4 +103,5 @@ def apply() -> None:
     ProducerBuffer.max_messages = max(ProducerBuffer.max_messages, PRODUCER_BUFFER_MESSAGES)
     if ProducerBuffer.flush is _ORIGINAL_FLUSH:
         ProducerBuffer.flush = _flush_all
+        ProducerBuffer.put = _put_counted
         ProducerBuffer._send_pending = _send_pending_counted

@@ -66,19 +66,28 @@ class _Slow:
         self.message = SimpleNamespace(channel=SimpleNamespace(publish_message=publish_message))
 
 
-async def _flushed(writes: int, seconds: float) -> list:
+async def _flushed(writes: int, seconds: float, more_meanwhile: bool = False) -> list:
     import service.app  # noqa: F401
     from faust.transport.producer import ProducerBuffer
 
     buffer, sent = ProducerBuffer(), []
     buffer.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))
     await buffer.start()
+
+    async def agents_keep_writing():
+        for n in range(writes, 10**6):
+            buffer.put(_Slow(sent, n, seconds))
+            await asyncio.sleep(seconds / 2)
+
+    meanwhile = asyncio.ensure_future(agents_keep_writing()) if more_meanwhile else None
     try:
         for n in range(writes):
             buffer.put(_Slow(sent, n, seconds))
         await buffer.flush()
         return sent
     finally:
+        if meanwhile is not None:
+            meanwhile.cancel()
         buffer.pending = asyncio.Queue()  # what is left is abandoned, not flushed by stop()
         await buffer.stop()
 
@@ -93,3 +102,10 @@ def test_flush_that_cannot_finish_raises_so_nothing_is_committed(monkeypatch):
     monkeypatch.setattr(faust_fixes, "FLUSH_TIMEOUT_SECONDS", 0.3)
     with pytest.raises(RuntimeError, match="not committing past them"):
         asyncio.run(_flushed(2, 60))
+
+
+def test_flush_ends_once_the_writes_it_found_are_out_while_agents_keep_writing(monkeypatch):
+    # Waiting for an empty buffer would wait as long as the load lasts, and fail the commit.
+    monkeypatch.setattr(faust_fixes, "FLUSH_TIMEOUT_SECONDS", 2.0)
+    sent = asyncio.run(_flushed(3, 0.05, more_meanwhile=True))
+    assert sent[:3] == [0, 1, 2]
