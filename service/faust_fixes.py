@@ -79,13 +79,14 @@ async def _flush_all(self: ProducerBuffer) -> None:
     if self.app is not None and self.app.conf.producer_threaded:
         return await _ORIGINAL_FLUSH(self)
     target = getattr(self, "newsflow_put", 0)
-    deadline = asyncio.get_running_loop().time() + FLUSH_TIMEOUT_SECONDS
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FLUSH_TIMEOUT_SECONDS
     while getattr(self, "newsflow_sent", 0) < target:
         if self.state != "running":
             if self.size:
                 raise RuntimeError("Cannot flush: Producer not Running")
             return  # stopping: the write being handed over is the client's to finish, as before
-        if asyncio.get_running_loop().time() > deadline:
+        if loop.time() > deadline:
             unsent = target - getattr(self, "newsflow_sent", 0)
             raise RuntimeError(f"{unsent} table writes not sent within {FLUSH_TIMEOUT_SECONDS:.0f}s; "
                                "not committing past them")

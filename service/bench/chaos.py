@@ -48,11 +48,11 @@ class ChaosReport:
     raw_messages: int = 0
     lost: int = 0
     conflicting: int = 0
+    # Each conflicting raw position: the outcomes its repeats reached, with duplicate_of.
+    conflicting_examples: list[dict[str, Any]] = field(default_factory=list)
     repeats: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     both_original_and_duplicate: int = 0
-    # Each conflicting raw position: the outcomes its repeats reached, with duplicate_of.
-    conflicting_examples: list[dict[str, Any]] = field(default_factory=list)
     duplicate_of_unknown: int = 0
     alert_events: int = 0
     alerts_sent_twice: int = 0

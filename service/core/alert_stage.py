@@ -119,11 +119,6 @@ def _sweep_steps(state: AlertState, stories: MutableMapping[str, Any], now: floa
         yield True
 
 
-def forget_stories(stories: MutableMapping[str, Any], before: float) -> int:
-    """Drop remembered stories older than `before` (epoch seconds); returns how many went."""
-    return sum(forget_story(stories, key, before) for key in list(stories.keys()))
-
-
 def forget_story(stories: MutableMapping[str, Any], key: str, before: float) -> int:
     """Drop one remembered story if it is older than `before`; 1 if it went."""
     story = stories.get(key)

@@ -1,6 +1,6 @@
 """The alert stage over plain dicts: originals remember their matches, copies add evidence."""
 
-from service.core.alert_stage import decide_alerts, forget_stories, match_records
+from service.core.alert_stage import decide_alerts, forget_story, match_records
 from service.core.rules import AlertState, RuleSet, kb_resolver, parse_rules
 from service.core.tagging import parse_entities
 
@@ -56,7 +56,7 @@ def test_copies_of_stories_that_matched_nothing_cost_nothing_and_stories_expire(
     dup = {"id": "d", "duplicate_of": "p", "source": "b.example", "kind": "exact", "similarity": 1.0, "title": "t"}
     assert decide_alerts(state, RULES, stories, "duplicates", dup, [], 1001.0) == []
     decide_alerts(state, RULES, stories, "enriched", article("o", "a.example"), match_records(RULES, article("o", "a.example")), 1000.0)
-    assert forget_stories(stories, before=2000.0) == 1 and stories == {}
+    assert [forget_story(stories, key, before=2000.0) for key in list(stories)] == [1] and stories == {}
 
 
 def test_quiet_groups_and_old_stories_are_pruned_on_every_sweep_th_decision():

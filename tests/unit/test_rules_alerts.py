@@ -151,8 +151,9 @@ def test_state_is_bounded_after_windows_pass():
         alerts.decide(match, make_article(id=f"a{i}", source=f"src{i % 7}.example"), now, story)
         assert all(len(w["events"]) <= 20 for w in alerts.windows.values())
     assert len(alerts.windows) <= 50 and len(alerts.alerts) <= 50
-    alerts.sweep(T0 + 1000 * 180 + 3 * HOUR)
-    assert alerts.windows == {} and alerts.alerts == {}
+    later = T0 + 1000 * 180 + 3 * HOUR
+    assert sum(alerts.prune_group(key, later) for key in list(alerts.groups)) == len(set(f"s{i % 50}" for i in range(1000)))
+    assert alerts.windows == {} and alerts.alerts == {} and alerts.groups == {}
 
 
 def test_state_values_are_reassigned_not_mutated():

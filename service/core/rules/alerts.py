@@ -108,16 +108,11 @@ class AlertState:
                 events.append(event)
         return events
 
-    def sweep(self, now: float) -> int:
-        """Drop evidence out of its window and alerts past their cooldown; how many groups went.
-
-        Each group is also pruned whenever it is touched; this catches groups that go quiet.
-        """
-        return sum(self.prune_group(key, now) for key in list(self.groups.keys()))
-
     def prune_group(self, key: str, now: float) -> int:
         """Drop a group's evidence that fell out of its span and its alert if past its
-        cooldown, in one write; 1 if nothing is left and the group went."""
+        cooldown, in one write; 1 if nothing is left and the group went. A group is pruned
+        whenever it is touched; sweeps (`service/core/alert_stage.Sweeper`) catch those that go
+        quiet."""
         group = self.groups.get(key)
         if group is None:
             return 0
