@@ -1,5 +1,6 @@
 """Workarounds for faust-streaming, applied once, by `service.app`: a race that loses messages,
-a commit that can pass unsent table writes, and a producer-buffer limit that floods the log.
+a commit that can pass unsent table writes, a producer that writes a batch twice when a response
+is lost, and a producer-buffer limit that floods the log.
 
 At the end of table recovery (and of every rebalance) faust's `Recovery.on_recovery_completed`
 resumes the stream partitions, awaits `consumer.perform_seek()`, then calls
@@ -25,6 +26,13 @@ a broker restart and four SIGKILLs, 18 articles were filed both as original and 
 writes buffered when it began are in the client, or raises after FLUSH_TIMEOUT_SECONDS, so
 the commit fails instead (faust crashes the worker; its messages are processed again).
 
+Outside transactions faust's producer is not idempotent: when the broker has written a batch
+but its answer is lost (a broker restart, a dropped connection), aiokafka sends the batch again
+and the broker writes it a second time. A one-worker chaos run (three SIGKILLs, one broker
+restart) published one batch of three alert events twice this way: the same records, the same
+timestamps, at offsets 488-490 and 491-493. Fix: the producer is always idempotent (acks=all,
+which the app asks for anyway, and enable_idempotence), so the broker drops the resent batch.
+
 The buffer also has a size limit. Whenever it holds more
 than `ProducerBuffer.max_messages` (100) the streams stop, faust logs a WARNING and an INFO line,
 and waits until 100 were sent. The dedup step writes about three changelog records per
@@ -36,6 +44,7 @@ silenced them and left the drain rate as it was (374-379 vs 378-382 articles/s, 
 import asyncio
 
 from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import Producer
 from faust.transport.producer import ProducerBuffer
 
 PRODUCER_BUFFER_MESSAGES = 2_000
@@ -43,6 +52,8 @@ FLUSH_TIMEOUT_SECONDS = 120.0
 _ORIGINAL_PUT = ProducerBuffer.put
 _ORIGINAL_SEND_PENDING = ProducerBuffer._send_pending
 _ORIGINAL_FLUSH = ProducerBuffer.flush
+_ORIGINAL_SETTINGS_EXTRA = Producer._settings_extra
+IDEMPOTENT = {"acks": "all", "enable_idempotence": True}
 
 _ORIGINALS = {
     "on_recovery_completed": Recovery.on_recovery_completed,
@@ -97,6 +108,11 @@ async def _flush_all(self: ProducerBuffer) -> None:
             pass  # a slow or restarting broker: keep waiting
 
 
+def _idempotent_settings(self: Producer):
+    # faust asks for these only inside a transaction (exactly_once); they are needed always.
+    return {**_ORIGINAL_SETTINGS_EXTRA(self), **IDEMPOTENT}
+
+
 def apply() -> None:
     for name, original in _ORIGINALS.items():
         if getattr(Recovery, name) is original:
@@ -106,3 +122,5 @@ def apply() -> None:
         ProducerBuffer.flush = _flush_all
         ProducerBuffer.put = _put_counted
         ProducerBuffer._send_pending = _send_pending_counted
+    if Producer._settings_extra is _ORIGINAL_SETTINGS_EXTRA:
+        Producer._settings_extra = _idempotent_settings

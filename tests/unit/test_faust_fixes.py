@@ -21,6 +21,18 @@ def test_the_app_module_applies_the_fix():
     assert Recovery.on_recovery_completed.__wrapped__.__name__ == "on_recovery_completed"
 
 
+def test_the_worker_producer_is_idempotent_outside_transactions():
+    """faust adds acks=all and idempotence only inside a transaction (see the integration test
+    test_lost_produce_response for what a lost produce answer does without them)."""
+    import faust
+    import service.app  # noqa: F401
+
+    app = faust.App("idempotence-check", broker="kafka://127.0.0.1:1")
+    assert not app.in_transaction
+    assert app.producer._settings_extra() == faust_fixes.IDEMPOTENT
+    assert faust_fixes._ORIGINAL_SETTINGS_EXTRA(app.producer) == {}  # what faust itself asks for
+
+
 def test_flow_is_stopped_before_the_original_runs():
     calls = []
 
