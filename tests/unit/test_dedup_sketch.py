@@ -5,7 +5,7 @@ import orjson
 import pytest
 import xxhash
 
-from service.core.dedup import fingerprint
+from service.core.dedup import fingerprint, mix
 from service.core.dedup.fingerprint import decode_uint32
 from service.core.dedup.minhash import band_keys, signature
 from service.core.dedup.shingles import shingle_hashes
@@ -106,3 +106,24 @@ def test_fingerprint_is_pinned() -> None:
     assert fp.bands[:2] == ("1ab528c347d2", "7c0c06d748d2")
     assert xxhash.xxh3_64_hexdigest(orjson.dumps(fp.as_dict(), option=orjson.OPT_SORT_KEYS)) == "e0c7fd230fd41632"
     assert band_keys(decode_uint32(fp.signature), 32, 2) == list(fp.bands)
+
+
+def _hashes_of_lowered(text: str) -> np.ndarray:
+    """The definition: the words of str.lower(), hashed without any lowercasing of their own."""
+    return mix.word_hashes(np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8), True)[0]
+
+
+def test_token_hashes_lowercase_every_bmp_character_as_str_lower_does() -> None:
+    """The kernel lowercases through a table instead of calling str.lower(): for every character
+    of the Basic Multilingual Plane, alone, inside a word and repeated, it must agree."""
+    for code in range(0x80, 0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        c = chr(code)
+        for text in (f"ab{c}cd ef", c, f"x {c}{c} Y{c}"):
+            assert np.array_equal(token_hashes(text), _hashes_of_lowered(text)), (hex(code), text)
+
+
+@pytest.mark.parametrize("text", ["ΟΔΥΣΣΕΥΣ ΣΟΦΟΣ", "İSTANBUL", "KELVIN \u212a", "ÁLVARO URIBE", "𐐀𐐁 Deseret"])
+def test_token_hashes_of_contextual_and_astral_capitals(text: str) -> None:
+    assert np.array_equal(token_hashes(text), _hashes_of_lowered(text))

@@ -25,7 +25,7 @@ from typing import Any
 from .config import DedupConfig
 from .fingerprint import Fingerprint, decode_uint32
 from .minhash import band_keys
-from .sketch import similarity
+from .sketch import estimate
 
 _FLOOR = "floor"
 TIME_CHUNK = 256
@@ -170,6 +170,8 @@ class DedupIndex:
         """`sketch`: `fp`'s, decoded; `buckets`: the stored ids under each of `fp`'s band keys."""
         best: tuple[float, float, str] | None = None
         seen: set[str] = set()
+        size = self.config.sketch_size
+        min_containment, min_jaccard = self.config.containment_threshold, self.config.jaccard_threshold
         for key in fp.bands:
             for candidate in buckets[key]:
                 if candidate in seen:
@@ -179,13 +181,13 @@ class DedupIndex:
                 if stored is None:
                     continue
                 other, other_count, root = stored
-                sim = similarity(sketch, fp.shingle_count, other, other_count, self.config.sketch_size)
+                containment, jaccard = estimate(sketch, fp.shingle_count, other, other_count, size)
                 if (
-                    sim.containment >= self.config.containment_threshold
-                    and sim.jaccard >= self.config.jaccard_threshold
-                    and (best is None or (sim.containment, sim.jaccard) > best[:2])
+                    containment >= min_containment
+                    and jaccard >= min_jaccard
+                    and (best is None or (containment, jaccard) > best[:2])
                 ):
-                    best = (sim.containment, sim.jaccard, root)
+                    best = (containment, jaccard, root)
         if best is None:
             return None
         return Decision("duplicate", "near", best[2], round(best[0], 4))

@@ -27,8 +27,11 @@ _SHIFT32 = np.uint64(32)
 _ASCII_WORD_BYTE = np.array(
     [ord(chr(b).lower()) if chr(b).isalnum() else 0 for b in range(128)], dtype=np.uint64
 )
-# Whether str.lower() leaves each Basic Multilingual Plane character unchanged.
-_LOWER_STABLE = np.array([chr(c).lower() == chr(c) for c in range(0x10000)])
+# What str.lower() makes of each Basic Multilingual Plane character, when it makes one
+# character of it whatever its neighbours; -1 where it does not: `İ` becomes two, and a final
+# `Σ` becomes `ς` (those texts are lowercased by str.lower() and hashed again).
+_LOWER = np.array([ord(chr(c).lower()) if len(chr(c).lower()) == 1 else -1 for c in range(0x10000)], dtype=np.int64)
+_LOWER[0x3A3] = -1
 _MAX_WORD_POSITION = 64
 _WORD_POWERS = np.cumprod(np.full(_MAX_WORD_POSITION, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)
 _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
@@ -80,41 +83,76 @@ def _word_hash(total: np.uint64, length: int) -> np.uint64:
 
 @compiled
 def word_hashes(data: np.ndarray, lowered: bool) -> tuple[np.ndarray, bool]:
-    """uint64 hash of every word of UTF-8 `data` (a uint8 array), in order.
+    """uint64 hash of every word of UTF-8 `data` (a uint8 array), in order, as the words of
+    the text's str.lower() would hash.
 
-    ASCII letters are hashed lowercased. Unless `lowered`, meeting a character that
-    str.lower() would change stops the pass and returns (empty array, True): lowercase
-    the text and hash it again. Otherwise returns (hashes, False).
+    Letters are hashed lowercased as they come (ASCII and the Basic Multilingual Plane, through
+    tables). Unless `lowered`, meeting a character whose lowercase depends on its neighbours or
+    is not one character (or any beyond U+FFFF) stops the pass and returns (empty array, True):
+    lowercase the text with str.lower() and hash it again, `lowered` set. Otherwise returns
+    (hashes, False).
     """
     out = np.empty(data.size // 2 + 1, dtype=np.uint64)
     count = 0
     total = np.uint64(0)
     length = 0
+    last = _MAX_WORD_POSITION - 1
     i = 0
-    while i < data.size:
+    n = data.size
+    while i < n:
         lead = data[i]
         if lead < 0x80:
-            step, code, value = 1, lead, _ASCII_WORD_BYTE[lead]
-        else:
-            step = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
-            step = min(step, data.size - i)
-            code = lead & (0x3F >> (step - 1))
-            for k in range(1, step):
-                code = (code << 6) | (data[i + k] & 0x3F)
-            value = np.uint64(0) if _is_separator(code) else np.uint64(lead)
-            if value and not lowered and (code > 0xFFFF or not _LOWER_STABLE[code]):
-                return out[:0], True
-        if value:
-            for k in range(step):
-                byte = value if k == 0 else np.uint64(data[i + k])
+            # The common case first: one table read per ASCII byte.
+            value = _ASCII_WORD_BYTE[lead]
+            if value:
                 # Bytes beyond the table share its last power: only pathological words collide.
-                total += (byte + _ONE) * _WORD_POWERS[min(length, _MAX_WORD_POSITION - 1)]
+                total += (value + _ONE) * _WORD_POWERS[length if length < last else last]
                 length += 1
-        elif length:
-            out[count] = _word_hash(total, length)
-            count += 1
-            total = np.uint64(0)
-            length = 0
+            elif length:
+                out[count] = _word_hash(total, length)
+                count += 1
+                total = np.uint64(0)
+                length = 0
+            i += 1
+            continue
+        step = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        step = min(step, n - i)
+        code = lead & (0x3F >> (step - 1))
+        for k in range(1, step):
+            code = (code << 6) | (data[i + k] & 0x3F)
+        if _is_separator(code):
+            if length:
+                out[count] = _word_hash(total, length)
+                count += 1
+                total = np.uint64(0)
+                length = 0
+            i += step
+            continue
+        lower = code
+        if not lowered:
+            lower = _LOWER[code] if code <= 0xFFFF else -1
+            if lower < 0:
+                return out[:0], True
+        if lower == code:
+            # Already lowercase: its own bytes.
+            for k in range(step):
+                total += (np.uint64(data[i + k]) + _ONE) * _WORD_POWERS[length if length < last else last]
+                length += 1
+        elif lower < 0x80:
+            # Lowercased into ASCII (the Kelvin sign): one byte, as str.lower() would write it.
+            total += (_ASCII_WORD_BYTE[lower] + _ONE) * _WORD_POWERS[length if length < last else last]
+            length += 1
+        else:
+            # The UTF-8 bytes of the lowercase character.
+            width = 2 if lower < 0x800 else 3
+            for k in range(width):
+                shift = 6 * (width - 1 - k)
+                if k == 0:
+                    byte = (0xC0 if width == 2 else 0xE0) | (lower >> shift)
+                else:
+                    byte = 0x80 | ((lower >> shift) & 0x3F)
+                total += (np.uint64(byte) + _ONE) * _WORD_POWERS[length if length < last else last]
+                length += 1
         i += step
     if length:
         out[count] = _word_hash(total, length)
@@ -198,9 +236,16 @@ def band_key_bytes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 @compiled
-def overlap(a: np.ndarray, b: np.ndarray, limit: np.uint32) -> tuple[int, int, int]:
-    """How many values of sorted `a` and of sorted `b` are <= `limit`, and how many of
-    those values of `a` are in `b`."""
+def similarity(a: np.ndarray, a_total: int, b: np.ndarray, b_total: int, size: int) -> tuple[float, float]:
+    """(containment, Jaccard) of two sets estimated from their sorted bottom-`size` uint32
+    sketches; `a_total` and `b_total` are the distinct shingles each came from."""
+    # Only hashes below both sketches' maxima are a uniform sample of both sets; a sketch of
+    # a set with at most `size` shingles holds all of it and sets no limit.
+    limit = np.uint32(0xFFFFFFFF)
+    if a_total > size and a.size and a[-1] < limit:
+        limit = a[-1]
+    if b_total > size and b.size and b[-1] < limit:
+        limit = b[-1]
     kept_a = np.searchsorted(a, limit, side="right")
     kept_b = np.searchsorted(b, limit, side="right")
     shared = 0
@@ -210,4 +255,6 @@ def overlap(a: np.ndarray, b: np.ndarray, limit: np.uint32) -> tuple[int, int, i
             j += 1
         if j < kept_b and b[j] == a[i]:
             shared += 1
-    return kept_a, kept_b, shared
+    if kept_a == 0 or kept_b == 0:
+        return 0.0, 0.0
+    return shared / min(kept_a, kept_b), shared / (kept_a + kept_b - shared)

@@ -12,9 +12,6 @@ import numpy as np
 
 from . import mix
 
-_NO_LIMIT = np.uint32(0xFFFFFFFF)
-
-
 class Similarity(NamedTuple):
     """Containment |A∩B| / min(|A|, |B|) and Jaccard |A∩B| / |A∪B|, both in [0, 1]."""
 
@@ -36,11 +33,9 @@ def similarity(a: np.ndarray, a_total: int, b: np.ndarray, b_total: int, size: i
 
     `a_total` and `b_total` are the numbers of distinct shingles the sketches came from.
     """
-    limit = min(
-        a[-1] if a_total > size else _NO_LIMIT,
-        b[-1] if b_total > size else _NO_LIMIT,
-    )
-    kept_a, kept_b, shared = mix.overlap(a, b, limit)
-    if kept_a == 0 or kept_b == 0:
-        return Similarity(0.0, 0.0)
-    return Similarity(shared / min(kept_a, kept_b), shared / (kept_a + kept_b - shared))
+    return Similarity(*estimate(a, a_total, b, b_total, size))
+
+
+# The same as a plain (containment, jaccard) tuple, for the index's candidate loop: one compiled
+# call per candidate (the limit, the overlap and the ratios in Python cost 2.0 µs, this 0.8 µs).
+estimate = mix.similarity
