@@ -19,6 +19,7 @@ every reader takes either.
 """
 
 from collections.abc import MutableMapping
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,25 +170,22 @@ class DedupIndex:
     def _near_match(self, fp: Fingerprint, sketch: Any, buckets: dict[str, Any]) -> Decision | None:
         """`sketch`: `fp`'s, decoded; `buckets`: the stored ids under each of `fp`'s band keys."""
         best: tuple[float, float, str] | None = None
-        seen: set[str] = set()
         size = self.config.sketch_size
         min_containment, min_jaccard = self.config.containment_threshold, self.config.jaccard_threshold
-        for key in fp.bands:
-            for candidate in buckets[key]:
-                if candidate in seen:
-                    continue
-                seen.add(candidate)
-                stored = self._sketch_of(candidate)
-                if stored is None:
-                    continue
-                other, other_count, root = stored
-                containment, jaccard = estimate(sketch, fp.shingle_count, other, other_count, size)
-                if (
-                    containment >= min_containment
-                    and jaccard >= min_jaccard
-                    and (best is None or (containment, jaccard) > best[:2])
-                ):
-                    best = (containment, jaccard, root)
+        # Each candidate once, in band order then bucket order (ties go to the first: the
+        # decision must not depend on a set's order, which differs between processes).
+        for candidate in dict.fromkeys(chain.from_iterable(buckets[key] for key in fp.bands)):
+            stored = self._sketch_of(candidate)
+            if stored is None:
+                continue
+            other, other_count, root = stored
+            containment, jaccard = estimate(sketch, fp.shingle_count, other, other_count, size)
+            if (
+                containment >= min_containment
+                and jaccard >= min_jaccard
+                and (best is None or (containment, jaccard) > best[:2])
+            ):
+                best = (containment, jaccard, root)
         if best is None:
             return None
         return Decision("duplicate", "near", best[2], round(best[0], 4))
@@ -228,10 +226,11 @@ class DedupIndex:
         if original and fp.bands:
             keep = self.config.bucket_capacity - 1
             updated: dict[str, tuple[str, ...]] = {}
+            newest = (fp.article_id,)
             for key in fp.bands:
                 current = updated[key] if key in updated else buckets[key]
                 # Newest originals win: a band key shared by hundreds of articles is boilerplate.
-                updated[key] = (*current[-keep:], fp.article_id) if keep else (fp.article_id,)
+                updated[key] = tuple(current[-keep:]) + newest if keep else newest
             # One call: a RocksDB mapping writes it as one batch.
             self.buckets.update(updated)
         self._file_in_time_bucket(fp.article_id, now)
