@@ -86,3 +86,30 @@ def test_scores_compare_roots_with_stories(messages):
     scores = core_loop.dedup_scores(messages, outputs)
     # Every article its own root: nothing predicted, so precision is vacuous and recall is 0.
     assert scores["recall"] == 0.0
+
+
+def test_stage_run_takes_turns_and_each_side_files_every_article_once_in_order(stages, messages, monkeypatch):
+    """Turns of STAGE_TURN articles: each side keeps its own state across turns and sees the
+    articles in order, numbered as in one pass; every round starts from fresh state."""
+    tagger, rules, entities, themes, stop = stages
+    filed_by: dict[str, list[list[int]]] = {"core": [], "reference": []}
+
+    def recorder(side):
+        def make(*args):
+            numbers: list[int] = []
+            filed_by[side].append(numbers)
+            return lambda article, n: numbers.append(n)
+        return make
+
+    monkeypatch.setattr(core_loop, "_ours", recorder("core"))
+    monkeypatch.setattr(core_loop, "_theirs", recorder("reference"))
+    monkeypatch.setattr(core_loop, "STAGE_TURN", 40)
+    flash = core_loop.FlashtextTagger(entities, themes, stop)
+    result = core_loop.stage_run(messages, tagger, flash, threshold=0.3, rounds=2)
+    articles = result["articles"]
+    assert 250 <= articles < 300 and result["turn"] == 40
+    for side in ("core", "reference"):
+        warm_up, *rounds = filed_by[side]
+        assert warm_up == list(range(40))
+        assert rounds == [list(range(articles))] * 2
+        assert len(result[side]["round_seconds"]) == 2 and result[side]["articles_per_second"] > 0
