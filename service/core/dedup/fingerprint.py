@@ -1,7 +1,7 @@
 """The per-article fingerprint: everything the index needs, computed without state."""
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,9 @@ class Fingerprint:
     sketch: str
     signature: str
     bands: tuple[str, ...]
+    # The sketch as computed, for an index in the same process (it would decode `sketch`);
+    # not serialised, so None after from_dict.
+    sketch_values: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON serialisation (bands become a list).
@@ -52,6 +55,10 @@ class Fingerprint:
     def from_dict(cls, data: dict[str, Any]) -> "Fingerprint":
         """Inverse of as_dict."""
         return cls(**(data | {"bands": tuple(data["bands"])}))
+
+    def decoded_sketch(self) -> np.ndarray:
+        """The bottom-k sketch as uint32 values."""
+        return self.sketch_values if self.sketch_values is not None else decode_uint32(self.sketch)
 
 
 def encode_uint32(values: np.ndarray) -> str:
@@ -76,12 +83,14 @@ def fingerprint(
     shingles = shingle_hashes(words, config.shingle_size)
     sig = signature(shingles, config.num_bins)
     url = (canonical_url or "").strip()
+    sketch = bottom_k(shingles, config.sketch_size)
     return Fingerprint(
         article_id=article_id,
         url_key=xxhash.xxh3_64_hexdigest(url.encode()) if url else None,
         content_hash=xxhash.xxh3_128_hexdigest(words.tobytes()) if words.size else None,
         shingle_count=int(shingles.size),
-        sketch=encode_uint32(bottom_k(shingles, config.sketch_size)),
+        sketch=encode_uint32(sketch),
         signature=encode_uint32(sig),
         bands=tuple(band_keys(sig, config.bands, config.rows)),
+        sketch_values=sketch,
     )

@@ -92,7 +92,7 @@ class DedupIndex:
         if decision is None and fp.bands:
             # Read and decoded once, for the lookup and for the insert: each read is a RocksDB get.
             buckets = {key: self.buckets.get(key, ()) for key in fp.bands}
-            sketch = decode_uint32(fp.sketch)
+            sketch = fp.decoded_sketch()
             decision = self._near_match(fp, sketch, buckets)
         decision = decision or UNIQUE
         self._insert(fp, decision, now, buckets, sketch)
