@@ -302,7 +302,7 @@ def markdown(result: dict[str, Any], chart: str) -> str:
         "  through our fingerprint + `DedupIndex` + tagger, and through datasketch MinHash +",
         "  MinHashLSH + flashtext. The whole-pipeline ratio is shown beside it: there, validation,",
         "  normalisation, rule matching and alert decisions are the same code on both sides.",
-        "  Within a round the two sides take turns every few hundred articles, each with its own",
+        "  Within a round the two sides take turns every 1,000 articles, each with its own",
         "  index, so that both see the same drift in the machine's speed.",
         "- Worker CPU per article: the worker process's user + system CPU seconds (/proc) between",
         "  the first and the last poll that saw outcomes, over the outcomes in between. Unlike",
