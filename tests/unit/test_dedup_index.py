@@ -246,3 +246,14 @@ def test_the_sketch_cache_changes_no_decision(monkeypatch, retention_seconds):
     many = _generated_decisions(monkeypatch, 100_000, retention_seconds)
     assert few == many
     assert sum(d.status == "duplicate" for d in many) > 50
+
+
+def test_the_sketch_cache_keeps_the_newest_originals(monkeypatch):
+    """Oldest out first, however many were evicted before."""
+    from service.core.dedup import index as index_module
+
+    monkeypatch.setattr(index_module, "SKETCH_CACHE", 3)
+    index = make_index(DEFAULT_CONFIG)[0]
+    for n in range(8):
+        assert index.check_and_insert(make_fp(f"o{n}", make_text(100 + n)), now=1000.0 + n).status == "unique"
+    assert list(index._sketches) == ["o5", "o6", "o7"]

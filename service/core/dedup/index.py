@@ -18,6 +18,7 @@ full passes cost ~28 µs per article over 20k articles. Read back from JSON they
 every reader takes either.
 """
 
+from collections import OrderedDict
 from collections.abc import MutableMapping
 from itertools import chain
 from dataclasses import dataclass
@@ -75,7 +76,10 @@ class DedupIndex:
         # None until rebuild_derived() has counted what `docs` already held.
         self.articles: int | None = None
         # article id -> (sketch, shingle count, root) of originals: what `docs` holds, decoded.
-        self._sketches: dict[str, tuple[Any, int, str]] = {}
+        # An OrderedDict, because the oldest entry goes first: `next(iter(d))` on a plain dict
+        # walks every slot left empty by earlier evictions until the dict is resized, and in
+        # a 200k-article drain that walk took 3.6 % of the worker's CPU.
+        self._sketches: OrderedDict[str, tuple[Any, int, str]] = OrderedDict()
 
     def check_and_insert(self, fp: Fingerprint, now: float) -> Decision:
         """Decide whether `fp` duplicates a stored article, then store it.
@@ -204,8 +208,8 @@ class DedupIndex:
 
     def _keep_sketch(self, article_id: str, entry: tuple[Any, int, str]) -> None:
         if len(self._sketches) >= SKETCH_CACHE:
-            # Oldest first (dicts keep insertion order): new stories draw the most copies.
-            del self._sketches[next(iter(self._sketches))]
+            # Oldest first: new stories draw the most copies.
+            self._sketches.popitem(last=False)
         self._sketches[article_id] = entry
 
     def _root_of(self, article_id: str | None) -> str | None:
