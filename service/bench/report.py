@@ -234,6 +234,14 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
+def _turn_lines(stages: dict[str, Any]) -> list[str]:
+    """How the stage comparison paced the two sides: a run from before turns has no "turn"."""
+    if "turn" not in stages:
+        return ["  The two sides ran in whole rounds, one after the other."]
+    return [f"  Within a round the two sides take turns every {stages['turn']:,} articles, each with its own",
+            "  index, so that both see the same drift in the machine's speed."]
+
+
 def markdown(result: dict[str, Any], chart: str) -> str:
     """docs/benchmarks.md: machine, versions, commands, the tables, the targets and the chart."""
     m, v, config = result["machine"], result["versions"], result["config"]
@@ -302,8 +310,7 @@ def markdown(result: dict[str, Any], chart: str) -> str:
         "  through our fingerprint + `DedupIndex` + tagger, and through datasketch MinHash +",
         "  MinHashLSH + flashtext. The whole-pipeline ratio is shown beside it: there, validation,",
         "  normalisation, rule matching and alert decisions are the same code on both sides.",
-        "  Within a round the two sides take turns every 1,000 articles, each with its own",
-        "  index, so that both see the same drift in the machine's speed.",
+        *_turn_lines(core.get("stages", {})),
         "- Worker CPU per article: the worker process's user + system CPU seconds (/proc) between",
         "  the first and the last poll that saw outcomes, over the outcomes in between. Unlike",
         "  articles/s it does not depend on how much of a core the broker and other processes left.",

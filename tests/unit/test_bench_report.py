@@ -172,3 +172,18 @@ def test_records_per_article_are_grouped_by_what_wrote_them():
     text = report.markdown(result, "benchmarks.png")
     assert "Records the worker produced per article: 4.2 (outcomes 1.00, dedup requests 0.95" in text
     assert "0.120 ms of CPU per record" in text
+
+
+@pytest.mark.parametrize("turn, says", [(250, "take turns every 250 articles, each with its own"),
+                                         (None, "ran in whole rounds, one after the other")])
+def test_the_stage_comparison_says_how_the_two_sides_were_paced(turn, says):
+    """From the result, in the throughput table and the method: a run from before turns (a
+    results.json re-rendered by `bench report`) has none."""
+    result = with_stages_and_profile()
+    if turn is not None:
+        result["core"]["stages"]["turn"] = turn
+    text = report.markdown(result, "benchmarks.png")
+    assert says in text
+    assert ("take turns every" in text) is (turn is not None)
+    row = next(r for r in report.throughput_rows(result) if r[0] == "datasketch + flashtext, same stages")
+    assert (f"every {turn:,} articles" if turn else "in whole rounds") in row[2]
