@@ -10,6 +10,11 @@ faust_fixes.apply()
 
 settings = get_settings()
 
+# Records Faust takes from the client per poll, all handed to the streams before the next poll.
+# Without a limit a poll of a raw backlog brought ~5,000 messages (5 MiB per partition), which
+# the dedup agent's requests then queued behind when service.backlog_gate held the raw fetches.
+POLL_RECORDS = 200
+
 app = faust.App(
     settings.app_id,
     broker=settings.broker_url,
@@ -31,6 +36,7 @@ app = faust.App(
     producer_linger=settings.producer_linger_ms / 1000,
     producer_max_batch_size=settings.producer_batch_bytes,
     consumer_max_fetch_size=settings.max_message_bytes,
+    broker_max_poll_records=POLL_RECORDS,
     web_enabled=True,
     web_bind=settings.web_host,
     web_host=settings.web_host,

@@ -1,6 +1,6 @@
 """Workarounds for faust-streaming, applied once, by `service.app`: a race that loses messages,
 a commit that can pass unsent table writes, a producer that writes a batch twice when a response
-is lost, and a producer-buffer limit that floods the log.
+is lost, and a producer-buffer limit that floods the log. Also: holding partitions' fetches safely.
 
 At the end of table recovery (and of every rebalance) faust's `Recovery.on_recovery_completed`
 resumes the stream partitions, awaits `consumer.perform_seek()`, then calls
@@ -39,11 +39,18 @@ and waits until 100 were sent. The dedup step writes about three changelog recor
 article, so under load the buffer sits at that limit: 4,878 such lines over a 200k-article
 drain. Raising it to PRODUCER_BUFFER_MESSAGES (a second or so of changelog writes, a few MB)
 silenced them and left the drain rate as it was (374-379 vs 378-382 articles/s, 10k drains).
+
+Holding partitions: `hold_fetching` stops fetching some partitions until `release_fetching`
+(service.backlog_gate decides when). Faust's `pause_partitions` would drop the records of a
+partition that were already polled when it was paused (its poll loop skips records of inactive
+partitions); a held partition is marked as faust marks one whose stream buffer is full, so those
+records are delivered, and faust's own "buffer drained" does not resume a held partition.
 """
 
 import asyncio
 
 from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import Producer
 from faust.transport.producer import ProducerBuffer
 
@@ -53,6 +60,7 @@ _ORIGINAL_PUT = ProducerBuffer.put
 _ORIGINAL_SEND_PENDING = ProducerBuffer._send_pending
 _ORIGINAL_FLUSH = ProducerBuffer.flush
 _ORIGINAL_SETTINGS_EXTRA = Producer._settings_extra
+_ORIGINAL_ON_BUFFER_DROP = Consumer.on_buffer_drop
 IDEMPOTENT = {"acks": "all", "enable_idempotence": True}
 
 _ORIGINALS = {
@@ -113,6 +121,35 @@ def _idempotent_settings(self: Producer):
     return {**_ORIGINAL_SETTINGS_EXTRA(self), **IDEMPOTENT}
 
 
+def hold_fetching(consumer: Consumer, tps) -> None:
+    """Stop fetching `tps` until `release_fetching`; their records already polled are delivered."""
+    held = consumer.__dict__.setdefault("newsflow_held", set())
+    active = consumer._get_active_partitions()
+    for tp in tps:
+        held.add(tp)
+        active.discard(tp)
+        consumer._buffered_partitions.add(tp)
+
+
+def release_fetching(consumer: Consumer) -> None:
+    """Fetch the held partitions again, those still assigned here and not paused otherwise."""
+    held = consumer.__dict__.get("newsflow_held")
+    if not held:
+        return
+    assigned = consumer.assignment()
+    active = consumer._get_active_partitions()
+    for tp in held:
+        consumer._buffered_partitions.discard(tp)
+        if tp in assigned and tp not in consumer._paused_partitions:
+            active.add(tp)
+    held.clear()
+
+
+def _buffer_drained_unless_held(self: Consumer, tp) -> None:
+    if tp not in self.__dict__.get("newsflow_held", ()):
+        _ORIGINAL_ON_BUFFER_DROP(self, tp)
+
+
 def apply() -> None:
     for name, original in _ORIGINALS.items():
         if getattr(Recovery, name) is original:
@@ -122,5 +159,7 @@ def apply() -> None:
         ProducerBuffer.flush = _flush_all
         ProducerBuffer.put = _put_counted
         ProducerBuffer._send_pending = _send_pending_counted
+    if Consumer.on_buffer_drop is _ORIGINAL_ON_BUFFER_DROP:
+        Consumer.on_buffer_drop = _buffer_drained_unless_held
     if Producer._settings_extra is _ORIGINAL_SETTINGS_EXTRA:
         Producer._settings_extra = _idempotent_settings

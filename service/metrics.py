@@ -172,6 +172,7 @@ class Metrics:
     invalid: Counter
     duplicates: Counter
     stage_seconds: Histogram
+    raw_fetch_holds: Counter
     end_to_end_seconds: Histogram
     article_size_bytes: Histogram
     entities_tagged: Counter
@@ -220,6 +221,10 @@ class Metrics:
             stage_seconds=Histogram(
                 "newsflow_stage_processing_seconds", "Processing time of one message, by stage.",
                 ["stage"], buckets=_STAGE_BUCKETS, registry=registry,
+            ),
+            raw_fetch_holds=Counter(
+                "newsflow_raw_fetch_holds", "Times this worker stopped fetching raw articles because its dedup agent "
+                "had more than NEWSFLOW_DEDUP_MAX_BEHIND requests to take.", registry=registry,
             ),
             end_to_end_seconds=Histogram(
                 "newsflow_end_to_end_latency_seconds",

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     dedup_retention_days: float = Field(
         7.0, gt=0, description="Articles are remembered this long in article time (published_at)."
     )
+    dedup_max_behind: int = Field(
+        500, ge=2, description="A worker stops fetching raw articles while its dedup agent has more requests "
+        "than this to take, so a backlog's outcomes come out as it is worked through.",
+    )
 
     # --- Tagging -------------------------------------------------------------
     kb_path: Path | None = Field(None, description="Entity knowledge base (YAML/JSON/JSONL); default seeds/kb/entities.yaml.")

@@ -8,9 +8,9 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from service import codec, tables, topics
+from service import codec, faust_fixes, tables, topics
 from service.agents.alertmanager_sink import forward_to_alertmanager
-from service.agents.ingest import DEDUP_CONFIG, RULEBOOK
+from service.agents.ingest import DEDUP_CONFIG, GATE, RULEBOOK, release_raw_when_due
 from service.app import app
 from service.core.dedup import DedupIndex
 from service.alert_log import sent_updates
@@ -46,6 +46,9 @@ _derived_stale = True
 async def _mark_derived_stale(app, **kwargs) -> None:
     global _derived_stale
     _derived_stale = True
+    # Faust fetches every assigned partition again after a rebalance; the gate starts over.
+    GATE.forget()
+    faust_fixes.release_fetching(app.consumer)
 
 
 def index_size() -> int | None:
@@ -118,6 +121,8 @@ async def dedup_articles(stream):
             _rebuild_derived()
             await _replay_guard(event)
         started = time.perf_counter()
+        GATE.reached(event.message.offset)
+        release_raw_when_due()
         child(METRICS.messages_in, STAGE).inc()
         try:
             request = codec.loads(event.value)

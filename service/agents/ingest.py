@@ -5,8 +5,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from service import codec, topics
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
+
+from service import codec, faust_fixes, topics
 from service.app import app, settings
+from service.backlog_gate import DedupBacklogGate
 from service.core.dedup import DedupConfig
 from service.core.pipeline import prepare
 from service.core.ingest import Limits, Rejected, dead_letter
@@ -29,6 +33,39 @@ METRICS.kb_entities.set(len(KNOWLEDGE.tagger.entities))
 METRICS.entity_mentions.track(KNOWLEDGE.tagger.entities)
 RULEBOOK = Rulebook(settings.rules_path or DEFAULT_RULES)
 RULEBOOK.load(KNOWLEDGE.tagger)
+GATE = DedupBacklogGate(settings.dedup_max_behind)
+# One partition: the dedup agent's order is the log's (see service.agents.dedup).
+_DEDUP_TP = TP(topics.dedup_requests.get_topic_name(), 0)
+
+
+def dedup_position() -> tuple[int | None, int | None]:
+    """The dedup partition's (highwater, committed offset) as this worker's consumer last saw
+    them; highwater None when another worker owns it, no fetch has answered yet or the consumer
+    is not running."""
+    try:
+        highwater = app.consumer.highwater(_DEDUP_TP)
+    except (AssertionError, ConsumerNotStarted):
+        # aiokafka asserts the partition is assigned here.
+        return None, None
+    # Faust keeps the offsets it read at assignment and committed since (see service.web).
+    return highwater, app.consumer._committed_offset.get(_DEDUP_TP)
+
+
+def release_raw_when_due() -> None:
+    """Fetch raw articles again if the gate says so (see service.backlog_gate)."""
+    if GATE.should_release(*dedup_position(), time.monotonic()):
+        faust_fixes.release_fetching(app.consumer)
+
+
+def _hold_raw_when_due() -> None:
+    if GATE.should_hold(*dedup_position(), time.monotonic()):
+        raw = topics.raw.get_topic_name()
+        faust_fixes.hold_fetching(app.consumer, [tp for tp in app.consumer.assignment() if tp.topic == raw])
+        METRICS.raw_fetch_holds.inc()
+
+
+def _written(sent) -> None:
+    GATE.written(sent.result().offset)
 
 
 @dataclass(frozen=True)
@@ -73,7 +110,8 @@ async def ingest_articles(stream):
         METRICS.article_size_bytes.observe(len(event.value or b""))
         send = process(event.value, event.key, source)
         if send.label == "valid":
-            await topics.dedup_requests.send(key=send.key, value=send.value)
+            await topics.dedup_requests.send(key=send.key, value=send.value, callback=_written)
+            _hold_raw_when_due()
             child(METRICS.messages_out, STAGE, "valid").inc()
         else:
             await topics.invalid.send(key=send.key, value=send.value)
@@ -82,6 +120,13 @@ async def ingest_articles(stream):
             if msg.timestamp:
                 child(METRICS.end_to_end_seconds, "invalid").observe(max(0.0, time.time() - msg.timestamp))
         child(METRICS.stage_seconds, STAGE).observe(time.perf_counter() - started)
+
+
+@app.timer(interval=1.0)
+async def release_a_stale_hold() -> None:
+    # The dedup agent releases a hold as it catches up; this covers a hold it can no longer
+    # release (it stopped, or the requests it waits for never become readable).
+    release_raw_when_due()
 
 
 @app.timer(interval=settings.kb_reload_seconds)

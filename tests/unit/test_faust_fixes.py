@@ -121,3 +121,52 @@ def test_flush_ends_once_the_writes_it_found_are_out_while_agents_keep_writing(m
     monkeypatch.setattr(faust_fixes, "FLUSH_TIMEOUT_SECONDS", 2.0)
     sent = asyncio.run(_flushed(3, 0.05, more_meanwhile=True))
     assert sent[:3] == [0, 1, 2]
+
+
+def consumer_with(assigned):
+    """faust's consumer class, never started, with the state its partition bookkeeping reads:
+    assigned the given (topic, partition)s, all fetching."""
+    from faust.transport.drivers.aiokafka import Consumer
+    from faust.types import TP
+
+    import service.app  # noqa: F401  (applies the fixes)
+
+    consumer = object.__new__(Consumer)  # no app, no event loop, no thread
+    tps = {TP(topic, partition) for topic, partition in assigned}
+    consumer.app = SimpleNamespace(in_recovery=False)
+    consumer.assignment = lambda: set(tps)
+    consumer._active_partitions = set(tps)
+    consumer._paused_partitions = set()
+    consumer._buffered_partitions = set()
+    return consumer, TP
+
+
+def test_held_partitions_stop_fetching_but_their_polled_records_are_still_delivered():
+    consumer, TP = consumer_with([("raw", 0), ("raw", 1), ("requests", 0)])
+    faust_fixes.hold_fetching(consumer, [TP("raw", 0), TP("raw", 1)])
+    assert consumer._get_active_partitions() == {TP("requests", 0)}
+    # faust's poll loop delivers records of partitions in this set: none already polled is lost
+    assert {TP("raw", 0), TP("raw", 1)} <= consumer._buffered_partitions
+
+
+def test_faust_draining_a_buffer_does_not_end_a_hold_but_a_release_does():
+    consumer, TP = consumer_with([("raw", 0), ("raw", 1), ("requests", 0)])
+    consumer.on_buffer_full(TP("requests", 0))  # faust's own pause for a full buffer
+    faust_fixes.hold_fetching(consumer, [TP("raw", 0), TP("raw", 1)])
+    consumer.on_buffer_drop(TP("raw", 0))
+    consumer.on_buffer_drop(TP("requests", 0))
+    assert consumer._get_active_partitions() == {TP("requests", 0)}
+    faust_fixes.release_fetching(consumer)
+    assert consumer._get_active_partitions() == {TP("raw", 0), TP("raw", 1), TP("requests", 0)}
+    assert not consumer._buffered_partitions
+
+
+def test_a_release_after_a_rebalance_resumes_only_what_is_still_assigned_and_not_paused():
+    consumer, TP = consumer_with([("raw", 0), ("raw", 1), ("raw", 2)])
+    faust_fixes.hold_fetching(consumer, [TP("raw", 0), TP("raw", 1), TP("raw", 2)])
+    consumer.assignment = lambda: {TP("raw", 0), TP("raw", 2)}
+    consumer.pause_partitions([TP("raw", 2)])
+    faust_fixes.release_fetching(consumer)
+    assert consumer._get_active_partitions() == {TP("raw", 0)}
+    faust_fixes.release_fetching(consumer)  # nothing held: no change
+    assert consumer._get_active_partitions() == {TP("raw", 0)}
