@@ -53,6 +53,8 @@ def dedup_position() -> tuple[int | None, int | None]:
 
 def release_raw_when_due() -> None:
     """Fetch raw articles again if the gate says so (see service.backlog_gate)."""
+    if GATE.held_since is None:
+        return  # the dedup agent calls this per request: no offset lookups while nothing is held
     if GATE.should_release(*dedup_position(), time.monotonic()):
         faust_fixes.release_fetching(app.consumer)
 
