@@ -127,3 +127,36 @@ def test_token_hashes_lowercase_every_bmp_character_as_str_lower_does() -> None:
 @pytest.mark.parametrize("text", ["ΟΔΥΣΣΕΥΣ ΣΟΦΟΣ", "İSTANBUL", "KELVIN \u212a", "ÁLVARO URIBE", "𐐀𐐁 Deseret"])
 def test_token_hashes_of_contextual_and_astral_capitals(text: str) -> None:
     assert np.array_equal(token_hashes(text), _hashes_of_lowered(text))
+
+
+def _composed(words: np.ndarray, size: int = 5) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The stage functions one by one: the definition `mix.sketch_parts` must agree with."""
+    shingles = shingle_hashes(words, size)
+    sig = signature(shingles, 64)
+    bands = mix.band_key_bytes(sig, 32, 2) if sig.size else np.empty(0, np.uint8)
+    return shingles.size, bottom_k(shingles, 128), sig, bands
+
+
+@pytest.mark.parametrize("words", [0, 3, 4, 5, 6, 40, 132, 133, 200, 3000])
+def test_sketch_parts_agree_with_the_stage_functions(words: int) -> None:
+    rng = np.random.default_rng(words)
+    # A small vocabulary repeats shingles, so distinct counting and the bottom-k both matter.
+    vocabulary = rng.integers(0, 2**64, 12, dtype=np.uint64)
+    for draw in (rng.integers(0, 2**64, words, dtype=np.uint64), rng.choice(vocabulary, words)):
+        count, sketch, sig, bands = mix.sketch_parts(draw, 5, 64, 128, 32, 2)
+        expected = _composed(draw)
+        assert count == expected[0]
+        for got, want in zip((sketch, sig, bands), expected[1:]):
+            assert np.array_equal(got, want)
+
+
+def test_smallest_and_distinct_unordered() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 2**64, 5000, dtype=np.uint64)
+    assert np.array_equal(mix.smallest(values, 128), np.sort(values)[:128])
+    assert np.array_equal(mix.smallest(values[:100], 128), np.sort(values[:100]))
+    # Crowded in one top byte: the count by top byte must still pick enough.
+    crowded = values >> np.uint64(8)
+    assert np.array_equal(mix.smallest(crowded, 128), np.sort(crowded)[:128])
+    repeated = np.concatenate((values[:50], values[:50], values[10:70]))
+    assert np.array_equal(mix.distinct_unordered(repeated), values[:70])

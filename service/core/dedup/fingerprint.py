@@ -7,10 +7,8 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from . import mix
 from .config import DedupConfig
-from .minhash import band_keys, signature
-from .shingles import shingle_hashes
-from .sketch import bottom_k
 from .text import token_hashes
 
 DEFAULT_CONFIG = DedupConfig()
@@ -80,17 +78,23 @@ def fingerprint(
     text gets no content hash, so empty articles are never duplicates by content.
     """
     words = token_hashes(text)
-    shingles = shingle_hashes(words, config.shingle_size)
-    sig = signature(shingles, config.num_bins)
+    count, sketch, sig, band_bytes = sketch_parts(words, config)
     url = (canonical_url or "").strip()
-    sketch = bottom_k(shingles, config.sketch_size)
     return Fingerprint(
         article_id=article_id,
         url_key=xxhash.xxh3_64_hexdigest(url.encode()) if url else None,
         content_hash=xxhash.xxh3_128_hexdigest(words.tobytes()) if words.size else None,
-        shingle_count=int(shingles.size),
+        shingle_count=count,
         sketch=encode_uint32(sketch),
         signature=encode_uint32(sig),
-        bands=tuple(band_keys(sig, config.bands, config.rows)),
+        bands=tuple(band_bytes.tobytes().hex(" ", mix.BAND_KEY_BYTES).split()),
         sketch_values=sketch,
     )
+
+
+def sketch_parts(words: np.ndarray, config: DedupConfig) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct shingle count, bottom-k sketch, signature, band key bytes) of `words`, from
+    one compiled call: what `shingle_hashes`, `bottom_k`, `signature` and `band_keys` give."""
+    if not 1 <= config.shingle_size <= mix.SHINGLE_MULTIPLIERS.size:
+        raise ValueError(f"shingle size must be between 1 and {mix.SHINGLE_MULTIPLIERS.size}")
+    return mix.sketch_parts(words, config.shingle_size, config.num_bins, config.sketch_size, config.bands, config.rows)

@@ -90,7 +90,8 @@ class DedupIndex:
         stored = self.docs.get(fp.article_id)
         if stored is not None:
             return Decision(*stored["d"])
-        decision = self._exact_match(fp)
+        exact_keys = _exact_keys(fp)
+        decision = self._exact_match(exact_keys)
         buckets: dict[str, Any] = {}
         sketch = None
         if decision is None and fp.bands:
@@ -99,7 +100,7 @@ class DedupIndex:
             sketch = fp.decoded_sketch()
             decision = self._near_match(fp, sketch, buckets)
         decision = decision or UNIQUE
-        self._insert(fp, decision, now, buckets, sketch)
+        self._insert(fp, exact_keys, decision, now, buckets, sketch)
         return decision
 
     def expire(self, now: float) -> int:
@@ -164,8 +165,8 @@ class DedupIndex:
         for key, ids in pending.items():
             self.buckets[key] = (*self.buckets.get(key, ()), *ids)[-keep:]
 
-    def _exact_match(self, fp: Fingerprint) -> Decision | None:
-        for key in _exact_keys(fp):
+    def _exact_match(self, exact_keys: list[str]) -> Decision | None:
+        for key in exact_keys:
             root = self._root_of(self.exact.get(key))
             if root is not None:
                 return Decision("duplicate", "exact", root, 1.0)
@@ -216,27 +217,26 @@ class DedupIndex:
         record = self.docs.get(article_id) if article_id is not None else None
         return None if record is None else record["r"]
 
-    def _insert(self, fp: Fingerprint, decision: Decision, now: float, buckets: dict[str, Any], sketch: Any) -> None:
-        """`buckets` and `sketch`: as read and decoded for the decision (set whenever the
-        article is an original with bands)."""
+    def _insert(self, fp: Fingerprint, exact_keys: list[str], decision: Decision, now: float,
+                buckets: dict[str, Any], sketch: Any) -> None:
+        """`exact_keys`, `buckets` and `sketch`: as made, read and decoded for the decision
+        (the last two set whenever the article is an original with bands)."""
         original = decision.status == "unique"
         with_sketch = original and bool(fp.bands)
         self.docs[fp.article_id] = _record(fp, decision, now, with_sketch)
         if with_sketch:
             self._keep_sketch(fp.article_id, (sketch, fp.shingle_count, fp.article_id))
-        for key in _exact_keys(fp):
+        for key in exact_keys:
             if self._root_of(self.exact.get(key)) is None:
                 self.exact[key] = fp.article_id
         if original and fp.bands:
             keep = self.config.bucket_capacity - 1
-            updated: dict[str, tuple[str, ...]] = {}
-            newest = (fp.article_id,)
-            for key in fp.bands:
-                current = updated[key] if key in updated else buckets[key]
-                # Newest originals win: a band key shared by hundreds of articles is boilerplate.
-                updated[key] = tuple(current[-keep:]) + newest if keep else newest
-            # One call: a RocksDB mapping writes it as one batch.
-            self.buckets.update(updated)
+            older = slice(-keep, None) if keep else slice(0, 0)
+            article_id = fp.article_id
+            # Newest originals win: a band key shared by hundreds of articles is boilerplate.
+            # One call: a RocksDB mapping writes it as one batch. (Two bands of one article
+            # share a key only by a 48-bit collision; the article is then filed there once.)
+            self.buckets.update({key: (*buckets[key][older], article_id) for key in fp.bands})
         self._file_in_time_bucket(fp.article_id, now)
         if self.articles is not None:
             self.articles += 1

@@ -56,6 +56,7 @@ _ROTATION_STEP = np.uint64(0x7F4A7C15)
 _ROW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _BAND_SALT = np.uint64(0xD6E8FEB86659FD93)
 BAND_KEY_BYTES = 6
+_TOP_BYTE_SHIFT = np.uint64(56)
 
 
 @compiled
@@ -193,19 +194,21 @@ def bottom_k(shingles: np.ndarray, size: int) -> np.ndarray:
 
 @compiled
 def signature(shingles: np.ndarray, num_bins: int) -> np.ndarray:
-    """One-permutation MinHash (uint32 x num_bins) of sorted distinct non-empty `shingles`."""
+    """One-permutation MinHash (uint32 x num_bins) of distinct non-empty `shingles`, in any order."""
     bin_bits = 0
     while (1 << bin_bits) < num_bins:
         bin_bits += 1
     shift = np.uint64(64 - bin_bits)
     values = np.zeros(num_bins, dtype=np.uint64)
     filled = np.zeros(num_bins, dtype=np.bool_)
-    # Ascending order makes the first shingle seen in a bin its minimum.
+    # A bin keeps its smallest shingle's 32 bits below the bin number: among shingles of one
+    # bin those bits order them, so the smallest bits are the smallest shingle's.
     for shingle in shingles:
         number = shingle >> shift if bin_bits else np.uint64(0)
-        if not filled[number]:
+        bits = (shingle >> (shift - _SHIFT32)) & _LOW32
+        if not filled[number] or bits < values[number]:
             filled[number] = True
-            values[number] = (shingle >> (shift - _SHIFT32)) & _LOW32
+            values[number] = bits
     first = 0
     while not filled[first]:
         first += 1
@@ -221,6 +224,57 @@ def signature(shingles: np.ndarray, num_bins: int) -> np.ndarray:
 
 
 @compiled
+def distinct_unordered(values: np.ndarray) -> np.ndarray:
+    """The distinct values of uint64 `values` (hashes: their low bits are uniform), first
+    occurrence order, through an open-addressing set: no sort."""
+    bits = 1
+    while (1 << bits) < 2 * values.size:
+        bits += 1
+    mask = np.uint64((1 << bits) - 1)
+    slots = np.empty(1 << bits, dtype=np.uint64)
+    used = np.zeros(1 << bits, dtype=np.bool_)
+    out = np.empty_like(values)
+    count = 0
+    for value in values:
+        k = value & mask
+        while used[k] and slots[k] != value:
+            k = (k + _ONE) & mask
+        if not used[k]:
+            used[k] = True
+            slots[k] = value
+            out[count] = value
+            count += 1
+    return out[:count]
+
+
+@compiled
+def smallest(values: np.ndarray, size: int) -> np.ndarray:
+    """The `size` smallest of distinct uint64 `values` (all of them if fewer), sorted.
+
+    Counts the values by their top byte, then sorts only those below the first top byte
+    that brings the count to `size`: about `size` of them for hashes, not all."""
+    if values.size <= size:
+        return np.sort(values)
+    counts = np.zeros(256, dtype=np.int64)
+    for value in values:
+        counts[value >> _TOP_BYTE_SHIFT] += 1
+    total = 0
+    top = 0
+    while total < size:
+        total += counts[top]
+        top += 1
+    picked = np.empty(total, dtype=np.uint64)
+    j = 0
+    below = np.uint64(top)
+    for value in values:
+        if (value >> _TOP_BYTE_SHIFT) < below:
+            picked[j] = value
+            j += 1
+    picked.sort()
+    return picked[:size]
+
+
+@compiled
 def band_key_bytes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """A 48-bit hash of each band of `rows` consecutive values of `sig`, as 6 big-endian
     bytes per band (uint8 array)."""
@@ -233,6 +287,19 @@ def band_key_bytes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for k in range(BAND_KEY_BYTES):
             out[band * BAND_KEY_BYTES + k] = (combined >> np.uint64(56 - 8 * k)) & np.uint64(0xFF)
     return out
+
+
+@compiled
+def sketch_parts(words: np.ndarray, size: int, num_bins: int, sketch_size: int, bands: int,
+                 rows: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct shingle count, bottom-k sketch, signature, band key bytes) of the word hashes
+    `words`, in one call: the values `shingles.shingle_hashes` then `sketch.bottom_k`,
+    `minhash.signature` and `band_key_bytes` give, without sorting every shingle."""
+    shingles = distinct_unordered(shingle_hashes(words, size))
+    if shingles.size == 0:
+        return 0, np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint8)
+    sig = signature(shingles, num_bins)
+    return shingles.size, bottom_k(smallest(shingles, sketch_size), sketch_size), sig, band_key_bytes(sig, bands, rows)
 
 
 @compiled

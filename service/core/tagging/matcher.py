@@ -82,9 +82,14 @@ class Tagger:
                     add(phrase, THEME, i, force_fold=True)
         self._tables = compile_tables(keys, [e.id for e in entities], len(self.themes))
         self._tag = kernels.direct(kernels.tag, "", "", False, "", "", False, self._tables.packed)
+        # Each entity's record up to its designations, copied into every article that links it:
+        # `{**record, ...}` makes the 8-key dict in 0.5 µs against 0.8 µs for a display of all 8
+        # values, and a generated article links ~20 entities. The override keeps the key order.
         self._records = [
-            (e.id, e.name, e.type, e.subtype, tuple(d.model_dump() for d in e.designations)) for e in entities
+            {"id": e.id, "name": e.name, "type": e.type, "subtype": e.subtype, "designations": None}
+            for e in entities
         ]
+        self._designations = [tuple(d.model_dump() for d in e.designations) for e in entities]
         self.alias_count = sum(map(len, keys.values()))
 
     @property
@@ -109,12 +114,11 @@ class Tagger:
         names_at = spans_at + 2 * n_mentions
         pairs = iter(packed[spans_at:names_at])
         mentions = [{"start": s, "end": e, "text": body[s:e]} for s, e in zip(pairs, pairs)]
-        entities, first, records = [], 0, self._records
+        entities, first, records, designated = [], 0, self._records, self._designations
         for index, count, in_title, n in zip(*[iter(packed[5:themes_at])] * 4):
-            ident, name, type_, subtype, designations = records[index]
-            entities.append({"id": ident, "name": name, "type": type_, "subtype": subtype,
-                             "designations": [*map(dict, designations)] if designations else [], "count": count,
-                             "mentions": mentions[first:first + n], "in_title": in_title == 1})
+            designations = designated[index]
+            entities.append({**records[index], "designations": [*map(dict, designations)] if designations else [],
+                             "count": count, "mentions": mentions[first:first + n], "in_title": in_title == 1})
             first += n
         pairs = iter(packed[names_at:])
         return Tags(
