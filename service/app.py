@@ -1,6 +1,7 @@
 """The Faust app. It never imports agents: autodiscovery finds `service.agents`."""
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 
 from service import faust_fixes
 from service.kafka_security import faust_credentials
@@ -43,3 +44,14 @@ app = faust.App(
     web_port=settings.web_port,
     logging_config=None,
 )
+
+
+def highwater(tp) -> int | None:
+    """This worker's consumer's highwater of `tp`: None when it is not assigned here, no fetch
+    of it has answered yet, or the consumer is not running."""
+    try:
+        return app.consumer.highwater(tp)
+    except (AssertionError, ConsumerNotStarted):
+        # aiokafka asserts the partition is assigned; a rebalance on its thread may have revoked
+        # it since assignment() was read.
+        return None

@@ -131,6 +131,11 @@ def hold_fetching(consumer: Consumer, tps) -> None:
         consumer._buffered_partitions.add(tp)
 
 
+def held_partitions(consumer: Consumer) -> set:
+    """The partitions `hold_fetching` holds now."""
+    return set(consumer.__dict__.get("newsflow_held", ()))
+
+
 def release_fetching(consumer: Consumer) -> None:
     """Fetch the held partitions again, those still assigned here and not paused otherwise."""
     held = consumer.__dict__.get("newsflow_held")

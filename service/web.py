@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from service import tables, topics
 from service.agents import dedup
 from service.agents.ingest import RULEBOOK
-from service.app import app
+from service.app import app, highwater
 from service.metrics import METRICS, REGISTRY, disk_bytes, partition_lag
 
 # Faust's own sensor, on a registry and page of its own (see service.metrics for why).
@@ -17,19 +17,10 @@ app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(FAUST_REGISTRY, "fau
 STAGE_OF_TOPIC = {topics.raw.get_topic_name(): "ingest", topics.dedup_requests.get_topic_name(): "dedup"}
 
 
-def _highwater(tp) -> int | None:
-    try:
-        return app.consumer.highwater(tp)
-    except AssertionError:
-        # aiokafka asserts the partition is assigned; a rebalance on its thread may have
-        # revoked it since assignment() was read.
-        return None
-
-
 def _consumer_lag():
     # Faust keeps the committed offsets it read at assignment and wrote since; asking the
     # broker on every scrape would cost a round trip per partition.
-    return partition_lag(STAGE_OF_TOPIC, app.consumer.assignment(), _highwater, app.consumer._committed_offset)
+    return partition_lag(STAGE_OF_TOPIC, app.consumer.assignment(), highwater, app.consumer._committed_offset)
 
 
 def _dedup_entries():

@@ -5,11 +5,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
 from service import codec, faust_fixes, topics
-from service.app import app, settings
+from service.app import app, highwater, settings
 from service.backlog_gate import DedupBacklogGate
 from service.core.dedup import DedupConfig
 from service.core.pipeline import prepare
@@ -42,13 +41,11 @@ def dedup_position() -> tuple[int | None, int | None]:
     """The dedup partition's (highwater, committed offset) as this worker's consumer last saw
     them; highwater None when another worker owns it, no fetch has answered yet or the consumer
     is not running."""
-    try:
-        highwater = app.consumer.highwater(_DEDUP_TP)
-    except (AssertionError, ConsumerNotStarted):
-        # aiokafka asserts the partition is assigned here.
+    end = highwater(_DEDUP_TP)
+    if end is None:
         return None, None
     # Faust keeps the offsets it read at assignment and committed since (see service.web).
-    return highwater, app.consumer._committed_offset.get(_DEDUP_TP)
+    return end, app.consumer._committed_offset.get(_DEDUP_TP)
 
 
 def release_raw_when_due() -> None:

@@ -31,7 +31,9 @@ def test_no_message_is_dropped_when_recovery_reads_a_changelog(settings_factory,
         again = first.model_copy(update={"topic_prefix": f"{first.topic_prefix}r{attempt}.", "data_dir": tmp_path / f"wiped-{attempt}"})
         asyncio.run(ensure_topics(again))
         pushed = asyncio.run(push(again, TopicNames.from_settings(again).raw, _items(f"r{attempt}", 36)))
-        start_worker(again, wait=False)
+        worker = start_worker(again, wait=False)
         log = asyncio.run(collect_outcomes(again, pushed.sent_positions, timeout=120))
-        assert not log.missing, f"attempt {attempt}: lost {sorted(log.missing)}"
+        # A worker that took nothing logs its consumer's state (service.stall_watch): shown here.
+        stalls = [line for line in worker.log_path.read_text().splitlines() if "stall:" in line]
+        assert not log.missing, f"attempt {attempt}: lost {sorted(log.missing)}; {stalls or 'no stall logged'}"
         start_worker.stop_all()
