@@ -9,6 +9,7 @@ from aiokafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaConnectionError,
     KafkaError,
+    KafkaTimeoutError,
     TopicAuthorizationFailedError,
 )
 
@@ -18,6 +19,13 @@ from service.kafka_security import client_options, principal, refusal
 from service.settings import Settings
 
 MAX_IN_FLIGHT = 2000
+# A broker that stops answering (stopped or frozen mid-push, or cut off) would hold a push for
+# ever: the idempotent producer retries a batch without limit, and its flush and stop wait for
+# every batch. A chaos run's pusher hung this way across a broker restart (17,000 of 20,000
+# articles pushed, then nothing for 17 minutes). So a push gives up after this long without an
+# answer and says which items were not acknowledged.
+ACK_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass
@@ -45,75 +53,111 @@ def make_producer(settings: Settings, **overrides) -> AIOKafkaProducer:
 
 
 async def push(
-    settings: Settings, topic: str, items: Iterable[Item], on_item: Callable[[Item, str | None], None] | None = None
+    settings: Settings,
+    topic: str,
+    items: Iterable[Item],
+    on_item: Callable[[Item, str | None], None] | None = None,
+    ack_timeout: float = ACK_TIMEOUT_SECONDS,
 ) -> PushResult:
-    """Send every item that is not a local reject; never stops at one failure."""
+    """Send every item that is not a local reject; never stops at one failure.
+
+    Every item ends up in `sent` (the broker acknowledged it) or in `rejected` with the reason.
+    When the broker acknowledges nothing for `ack_timeout` seconds, the push stops there: what
+    is unacknowledged is rejected as such (the broker may have written some of it), and what
+    was not sent yet is rejected as not sent.
+    """
     result = PushResult()
     producer = make_producer(settings)
     try:
-        await producer.start()
-    except (KafkaConnectionError, OSError) as e:
-        await producer.stop()
+        await asyncio.wait_for(producer.start(), ack_timeout)
+    except (KafkaConnectionError, OSError, asyncio.TimeoutError) as e:
+        await _stop(producer)
         raise await refusal(settings) or BrokerUnavailable(
             f"no Kafka broker answered at {settings.kafka_bootstrap}: start one with "
             "`newsflow kafka start` or set NEWSFLOW_KAFKA_BOOTSTRAP"
         ) from e
     except ClusterAuthorizationFailedError as e:
         # The idempotent producer asks for a producer id first, which needs WRITE on some topic.
-        await producer.stop()
+        await _stop(producer)
         raise KafkaAuthorizationError(
             f"{principal(settings)} may not produce: the cluster's ACLs allow it WRITE on no topic"
         ) from e
     try:
         await asyncio.wait_for(producer.partitions_for(topic), 15)
     except TopicAuthorizationFailedError as e:
-        await producer.stop()
+        await _stop(producer)
         raise KafkaAuthorizationError(
             f"{principal(settings)} may not write topic {topic!r}: "
             "the cluster's ACLs must allow it WRITE on that topic"
         ) from e
     except (asyncio.TimeoutError, KafkaError) as e:
-        await producer.stop()
+        await _stop(producer)
         raise NewsflowError(
             f"topic {topic!r} does not exist on {settings.kafka_bootstrap}: create it with "
             "`newsflow topics create` (the worker also creates it when it starts)"
         ) from e
-    pending: set[asyncio.Future] = set()
+    unanswered: dict[asyncio.Future, Item] = {}
+
+    def reject(item: Item, reason: str) -> None:
+        result.rejected.append((item.origin, reason))
+        if on_item:
+            on_item(item, reason)
 
     async def settle(item: Item, fut: asyncio.Future) -> None:
         try:
             meta = await fut
         except KafkaError as e:
-            result.rejected.append((item.origin, f"broker refused: {e}"))
-            if on_item:
-                on_item(item, str(e))
+            reject(item, f"broker refused: {e}")
             return
         result.sent.append((item.origin, meta.partition, meta.offset))
         if on_item:
             on_item(item, None)
 
+    stalled = False
+    queue = iter(items)
     try:
-        for item in items:
+        for item in queue:
             if item.error is not None:
-                result.rejected.append((item.origin, item.error))
-                if on_item:
-                    on_item(item, item.error)
+                reject(item, item.error)
                 continue
             try:
                 fut = await producer.send(topic, value=item.value, key=item.key, timestamp_ms=item.timestamp_ms)
+            except KafkaTimeoutError as e:
+                # The client's buffer stayed full or the topic's metadata did not come: no broker answers.
+                reject(item, f"could not send: {e}")
+                stalled = True
+                break
             except KafkaError as e:
-                result.rejected.append((item.origin, f"could not send: {e}"))
-                if on_item:
-                    on_item(item, str(e))
+                reject(item, f"could not send: {e}")
                 continue
             task = asyncio.ensure_future(settle(item, fut))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            if len(pending) >= MAX_IN_FLIGHT:
-                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        await producer.flush()
-        if pending:
-            await asyncio.gather(*pending)
+            unanswered[task] = item
+            task.add_done_callback(unanswered.pop)
+            if len(unanswered) >= MAX_IN_FLIGHT and not await _answered_any(unanswered, ack_timeout):
+                stalled = True
+                break
+        while unanswered and not stalled:
+            stalled = not await _answered_any(unanswered, ack_timeout)
+        for task, item in list(unanswered.items()):
+            task.cancel()
+            reject(item, f"no acknowledgement from the broker within {ack_timeout:g}s (it may have written it)")
+        if stalled:
+            for item in queue:
+                reject(item, f"not sent: the broker acknowledged nothing for {ack_timeout:g}s")
     finally:
-        await producer.stop()
+        await _stop(producer)
     return result
+
+
+async def _answered_any(unanswered: dict[asyncio.Future, Item], timeout: float) -> bool:
+    """Whether an answer came (an acknowledgement or a refusal) within `timeout` seconds."""
+    done, _ = await asyncio.wait(unanswered, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    return bool(done)
+
+
+async def _stop(producer: AIOKafkaProducer) -> None:
+    """Stop the client; it waits for its unacknowledged batches, so not for ever."""
+    try:
+        await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        pass  # the batches are reported as unacknowledged; the client's tasks end with the loop
