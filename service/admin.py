@@ -15,10 +15,13 @@ from aiokafka.errors import (
     for_code,
 )
 
+from service import aiokafka_fixes
 from service.errors import BrokerUnavailable, KafkaAuthorizationError, NewsflowError
 from service.kafka_security import client_options, principal, refusal
 from service.settings import Settings
 from service.topic_names import TopicNames
+
+aiokafka_fixes.apply()
 
 
 def _admin(settings: Settings, timeout_ms: int) -> AIOKafkaAdminClient:

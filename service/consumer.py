@@ -7,9 +7,12 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
+from service import aiokafka_fixes
 from service.errors import BrokerUnavailable, NewsflowError
 from service.kafka_security import client_options, refusal
 from service.settings import Settings
+
+aiokafka_fixes.apply()
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:

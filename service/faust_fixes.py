@@ -1,6 +1,7 @@
 """Workarounds for faust-streaming, applied once, by `service.app`: a race that loses messages,
 a commit that can pass unsent table writes, a producer that writes a batch twice when a response
-is lost, and a producer-buffer limit that floods the log. Also: holding partitions' fetches safely.
+is lost, and a producer-buffer limit that floods the log. Also: holding partitions' fetches
+safely. `apply` also applies `service.aiokafka_fixes`, for the clients Faust makes.
 
 At the end of table recovery (and of every rebalance) faust's `Recovery.on_recovery_completed`
 resumes the stream partitions, awaits `consumer.perform_seek()`, then calls
@@ -53,6 +54,8 @@ from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import Producer
 from faust.transport.producer import ProducerBuffer
+
+from service import aiokafka_fixes
 
 PRODUCER_BUFFER_MESSAGES = 2_000
 FLUSH_TIMEOUT_SECONDS = 120.0
@@ -156,6 +159,7 @@ def _buffer_drained_unless_held(self: Consumer, tp) -> None:
 
 
 def apply() -> None:
+    aiokafka_fixes.apply()
     for name, original in _ORIGINALS.items():
         if getattr(Recovery, name) is original:
             setattr(Recovery, name, _stopping_flow_first(original))

@@ -13,10 +13,13 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from service import aiokafka_fixes
 from service.cli.inputs import Item
 from service.errors import BrokerUnavailable, KafkaAuthorizationError, NewsflowError
 from service.kafka_security import client_options, principal, refusal
 from service.settings import Settings
+
+aiokafka_fixes.apply()
 
 MAX_IN_FLIGHT = 2000
 # A broker that stops answering (stopped or frozen mid-push, or cut off) would hold a push for

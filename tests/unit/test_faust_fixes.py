@@ -21,6 +21,16 @@ def test_the_app_module_applies_the_fix():
     assert Recovery.on_recovery_completed.__wrapped__.__name__ == "on_recovery_completed"
 
 
+def test_the_app_module_applies_the_kafka_client_fix_to_faust_s_clients():
+    # Faust's aiokafka driver makes its clients from this class (see service.aiokafka_fixes).
+    from aiokafka.client import AIOKafkaClient
+
+    from service import aiokafka_fixes
+    import service.app  # noqa: F401
+
+    assert AIOKafkaClient._metadata_update is aiokafka_fixes._metadata_update_bootstrapping_again
+
+
 def test_the_worker_producer_is_idempotent_outside_transactions():
     """faust adds acks=all and idempotence only inside a transaction (see the integration test
     test_lost_produce_response for what a lost produce answer does without them)."""
