@@ -22,6 +22,9 @@ from service.topic_names import TopicNames
 # The producer catches up with its schedule this often.
 TICK_SECONDS = 0.005
 READER_START_SECONDS = 2.0
+# Latency by when the article was sent, in windows this long: a failed p99 then shows whether
+# a standing queue, one stall or a growing backlog made it.
+WINDOW_SECONDS = 10
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -38,6 +41,18 @@ def summary(latencies: Sequence[float]) -> dict[str, float]:
     """p50, p95, p99 and max of latencies in seconds."""
     return {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
             "p99": percentile(latencies, 99), "max": max(latencies)}
+
+
+def windows(sent_and_latency: Sequence[tuple[float, float]], seconds: float = WINDOW_SECONDS) -> list[dict[str, float]]:
+    """Per window of `seconds` from the first send (epoch seconds, latency): how many, p50, max."""
+    if not sent_and_latency:
+        return []
+    first = min(sent for sent, _ in sent_and_latency)
+    grouped: dict[int, list[float]] = {}
+    for sent, latency in sent_and_latency:
+        grouped.setdefault(int((sent - first) // seconds), []).append(latency)
+    return [{"from": k * seconds, "count": len(v), "p50": percentile(v, 50), "max": max(v)}
+            for k, v in sorted(grouped.items())]
 
 
 async def paced_send(settings: Settings, topic: str, messages: Iterator[Generated], rate: float,
@@ -68,6 +83,7 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
     names = TopicNames.from_settings(settings)
     start = await end_offsets(settings, names.outcomes())
     latencies: list[float] = []
+    sent_at: list[float] = []
     sent: list[int] = []
 
     def on_message(record) -> None:
@@ -75,6 +91,7 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
         raw_ms = codec.loads(record.value)["raw"].get("timestamp_ms")
         if raw_ms is not None:
             latencies.append((received_ms - raw_ms) / 1000)
+            sent_at.append(raw_ms / 1000)
 
     async def send() -> None:
         # The reader must be following before the first send, or its start-up counts as latency.
@@ -87,4 +104,5 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
     result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(latencies)}
     if latencies:
         result.update(summary(latencies))
+        result["windows"] = windows(list(zip(sent_at, latencies)))
     return result

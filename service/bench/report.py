@@ -14,6 +14,8 @@ from typing import Any
 
 from rich.table import Table
 
+from service.bench.latency import WINDOW_SECONDS
+
 # The targets.
 WORKER_SHARE_OF_CORE = 0.60
 CORE_SPEEDUP = 10.0
@@ -382,7 +384,16 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         f"{worker['articles_per_second'] / passthrough['articles_per_second']:.0%} of its rate.",
         *_records_lines(worker, passthrough),
         "- RSS: " + ", ".join(f"{int(k):,} articles {v:.0f} MB" for k, v in sorted(worker["rss_mb"].items(), key=lambda kv: int(kv[0]))),
+        *_latency_window_lines(result.get("latency", {})),
     ]
+
+
+def _latency_window_lines(latency: dict[str, Any]) -> list[str]:
+    spans = latency.get("windows")
+    if not spans:
+        return []
+    return ["- Latency by when the article was sent (p50 / max, seconds): " + ", ".join(
+        f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s {w['p50']:.2f} / {w['max']:.2f}" for w in spans) + "."]
 
 
 def _profile_lines(profiled: dict[str, Any] | None) -> list[str]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from service.bench.latency import percentile, summary
+from service.bench.latency import percentile, summary, windows
 
 
 @pytest.mark.parametrize("values, q, expected", [
@@ -35,3 +35,13 @@ def test_summary_orders_the_tail():
     result = summary([0.01] * 98 + [0.5, 2.0])
     assert result["p50"] == pytest.approx(0.01)
     assert result["p50"] <= result["p95"] <= result["p99"] <= result["max"] == 2.0
+
+
+def test_windows_group_latencies_by_when_the_article_was_sent():
+    # Sent at 100.0-129.9 s: a stall hits the articles sent in the second window only.
+    pairs = [(100 + k / 10, 5.0 if 110 <= 100 + k / 10 < 120 else 0.1) for k in range(300)]
+    result = windows(pairs, 10)
+    assert [w["from"] for w in result] == [0, 10, 20]
+    assert [w["count"] for w in result] == [100, 100, 100]
+    assert [w["p50"] for w in result] == [0.1, 5.0, 0.1]
+    assert windows([]) == []

@@ -96,6 +96,14 @@ def test_markdown_names_machine_versions_commands_targets_and_chart():
                      "core loop and reference 40 s, broker start 8 s"):
         assert expected in text
     assert "--quick" in text.splitlines()[2]
+    assert "Latency by when" not in text  # results from before the windows were recorded
+
+
+def test_markdown_shows_latency_by_when_sent():
+    latency = {**make_result()["latency"], "windows": [{"from": 0, "count": 10, "p50": 0.05, "max": 0.1},
+                                                       {"from": 10, "count": 10, "p50": 3.2, "max": 4.25}]}
+    text = report.markdown(make_result(latency=latency), "benchmarks.png")
+    assert "(p50 / max, seconds): 0-10 s 0.05 / 0.10, 10-20 s 3.20 / 4.25." in text
 
 
 def test_json_chart_and_docs_are_written(tmp_path):
