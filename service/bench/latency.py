@@ -43,16 +43,19 @@ def summary(latencies: Sequence[float]) -> dict[str, float]:
             "p99": percentile(latencies, 99), "max": max(latencies)}
 
 
-def windows(sent_and_latency: Sequence[tuple[float, float]], seconds: float = WINDOW_SECONDS) -> list[dict[str, float]]:
-    """Per window of `seconds` from the first send (epoch seconds, latency): how many, p50, max."""
-    if not sent_and_latency:
+def windows(samples: Sequence[tuple[float, float, float]], seconds: float = WINDOW_SECONDS) -> list[dict[str, float]]:
+    """Per window of `seconds` from the first send, of (sent at, latency, worker's part) samples
+    in seconds: how many, p50 and max of the latency, and p50 of the worker's part (raw record
+    to outcome record, both timestamped by their producers; the rest is delivery to the reader)."""
+    if not samples:
         return []
-    first = min(sent for sent, _ in sent_and_latency)
-    grouped: dict[int, list[float]] = {}
-    for sent, latency in sent_and_latency:
-        grouped.setdefault(int((sent - first) // seconds), []).append(latency)
-    return [{"from": k * seconds, "count": len(v), "p50": percentile(v, 50), "max": max(v)}
-            for k, v in sorted(grouped.items())]
+    first = min(sample[0] for sample in samples)
+    grouped: dict[int, list[tuple[float, float, float]]] = {}
+    for sample in samples:
+        grouped.setdefault(int((sample[0] - first) // seconds), []).append(sample)
+    return [{"from": k * seconds, "count": len(group), "p50": percentile([s[1] for s in group], 50),
+             "max": max(s[1] for s in group), "worker_p50": percentile([s[2] for s in group], 50)}
+            for k, group in sorted(grouped.items())]
 
 
 async def paced_send(settings: Settings, topic: str, messages: Iterator[Generated], rate: float,
@@ -83,7 +86,7 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
     names = TopicNames.from_settings(settings)
     start = await end_offsets(settings, names.outcomes())
     latencies: list[float] = []
-    sent_at: list[float] = []
+    samples: list[tuple[float, float, float]] = []
     sent: list[int] = []
 
     def on_message(record) -> None:
@@ -91,7 +94,7 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
         raw_ms = codec.loads(record.value)["raw"].get("timestamp_ms")
         if raw_ms is not None:
             latencies.append((received_ms - raw_ms) / 1000)
-            sent_at.append(raw_ms / 1000)
+            samples.append((raw_ms / 1000, latencies[-1], (record.timestamp - raw_ms) / 1000))
 
     async def send() -> None:
         # The reader must be following before the first send, or its start-up counts as latency.
@@ -104,5 +107,5 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
     result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(latencies)}
     if latencies:
         result.update(summary(latencies))
-        result["windows"] = windows(list(zip(sent_at, latencies)))
+        result["windows"] = windows(samples)
     return result
