@@ -85,16 +85,14 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
     within `drain_timeout` of the last send."""
     names = TopicNames.from_settings(settings)
     start = await end_offsets(settings, names.outcomes())
-    latencies: list[float] = []
-    samples: list[tuple[float, float, float]] = []
+    samples: list[tuple[float, float, float]] = []  # (sent at, latency, worker's part), see `windows`
     sent: list[int] = []
 
     def on_message(record) -> None:
         received_ms = time.time() * 1000
         raw_ms = codec.loads(record.value)["raw"].get("timestamp_ms")
         if raw_ms is not None:
-            latencies.append((received_ms - raw_ms) / 1000)
-            samples.append((raw_ms / 1000, latencies[-1], (record.timestamp - raw_ms) / 1000))
+            samples.append((raw_ms / 1000, (received_ms - raw_ms) / 1000, (record.timestamp - raw_ms) / 1000))
 
     async def send() -> None:
         # The reader must be following before the first send, or its start-up counts as latency.
@@ -102,10 +100,10 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
         sent.append(await paced_send(settings, names.raw, messages, rate, seconds))
 
     reader = read(settings, names.outcomes(), on_message, start=start, follow=True,
-                  timeout=READER_START_SECONDS + seconds + drain_timeout, until=lambda: bool(sent) and len(latencies) >= sent[0])
+                  timeout=READER_START_SECONDS + seconds + drain_timeout, until=lambda: bool(sent) and len(samples) >= sent[0])
     await asyncio.gather(reader, send())
-    result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(latencies)}
-    if latencies:
-        result.update(summary(latencies))
+    result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(samples)}
+    if samples:
+        result.update(summary([latency for _, latency, _ in samples]))
         result["windows"] = windows(samples)
     return result

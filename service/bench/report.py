@@ -394,8 +394,8 @@ def _latency_window_lines(latency: dict[str, Any]) -> list[str]:
         return []
     return ["- Latency by when the article was sent (p50 / max, and in brackets the p50 of the worker's part, "
             "raw record to outcome record; seconds): " + ", ".join(
-                f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s {w['p50']:.2f} / {w['max']:.2f}"
-                + (f" ({w['worker_p50']:.2f})" if "worker_p50" in w else "") for w in spans) + "."]
+                f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s {w['p50']:.2f} / {w['max']:.2f} ({w['worker_p50']:.2f})"
+                for w in spans) + "."]
 
 
 def _profile_lines(profiled: dict[str, Any] | None) -> list[str]:

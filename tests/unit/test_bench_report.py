@@ -100,10 +100,10 @@ def test_markdown_names_machine_versions_commands_targets_and_chart():
 
 
 def test_markdown_shows_latency_by_when_sent():
-    latency = {**make_result()["latency"], "windows": [{"from": 0, "count": 10, "p50": 0.05, "max": 0.1},
+    latency = {**make_result()["latency"], "windows": [{"from": 0, "count": 10, "p50": 0.05, "max": 0.1, "worker_p50": 0.04},
                                                        {"from": 10, "count": 10, "p50": 3.2, "max": 4.25, "worker_p50": 3.1}]}
     text = report.markdown(make_result(latency=latency), "benchmarks.png")
-    assert "seconds): 0-10 s 0.05 / 0.10, 10-20 s 3.20 / 4.25 (3.10)." in text
+    assert "seconds): 0-10 s 0.05 / 0.10 (0.04), 10-20 s 3.20 / 4.25 (3.10)." in text
 
 
 def test_json_chart_and_docs_are_written(tmp_path):
