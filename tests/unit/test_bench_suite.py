@@ -9,8 +9,8 @@ from service.cli.main import app
 
 @pytest.mark.parametrize("quick, count, backlog, rss_at", [
     (False, None, 200_000, (50_000, 200_000)),
-    (True, None, 10_000, (2_500, 10_000)),
-    (True, 8_000, 8_000, (2_000, 8_000)),
+    (True, None, 8_000, (2_000, 8_000)),
+    (True, 12_000, 12_000, (3_000, 12_000)),
 ])
 def test_scales(quick, count, backlog, rss_at):
     scale = scale_for(quick, count)
