@@ -256,4 +256,4 @@ def test_the_sketch_cache_keeps_the_newest_originals(monkeypatch):
     index = make_index(DEFAULT_CONFIG)[0]
     for n in range(8):
         assert index.check_and_insert(make_fp(f"o{n}", make_text(100 + n)), now=1000.0 + n).status == "unique"
-    assert list(index._sketches) == ["o5", "o6", "o7"]
+    assert list(index._sketches.rows) == ["o5", "o6", "o7"]

@@ -160,3 +160,39 @@ def test_smallest_and_distinct_unordered() -> None:
     assert np.array_equal(mix.smallest(crowded, 128), np.sort(crowded)[:128])
     repeated = np.concatenate((values[:50], values[:50], values[10:70]))
     assert np.array_equal(mix.distinct_unordered(repeated), values[:70])
+
+
+def _python_best(a, a_total, stored, size, min_containment, min_jaccard):
+    """The candidate loop as the index wrote it in Python before `mix.best_match`."""
+    best = None
+    for position, (other, other_total) in enumerate(stored):
+        containment, jaccard = mix.similarity(a, a_total, other, other_total, size)
+        if containment >= min_containment and jaccard >= min_jaccard and (best is None or (containment, jaccard) > best[:2]):
+            best = (containment, jaccard, position)
+    return (-1, 0.0) if best is None else (best[2], best[0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_best_match_picks_what_the_candidate_loop_picked(seed):
+    rng = np.random.default_rng(seed)
+    size = 32
+    pool = rng.choice(np.arange(1, 400, dtype=np.uint32), size=300, replace=False)
+    a = np.sort(pool[:size])
+    stored = []
+    for _ in range(40):
+        # Overlaps from none to all, short sketches (small sets) and exact repeats (ties).
+        keep = rng.integers(0, size + 1)
+        other = np.sort(np.concatenate([a[:keep], pool[size + rng.integers(0, 200):][: size - keep]]))[: rng.integers(1, size + 1)]
+        stored.append((other, int(rng.integers(len(other), 3 * size))))
+    stored += stored[:5]
+    values = np.zeros((len(stored) + 3, size), dtype=np.uint32)
+    lengths = np.zeros(len(stored) + 3, dtype=np.int64)
+    totals = np.zeros(len(stored) + 3, dtype=np.int64)
+    rows = rng.permutation(len(stored) + 3)[: len(stored)]  # candidates sit in any rows
+    for row, (other, total) in zip(rows, stored):
+        values[row, : len(other)], lengths[row], totals[row] = other, len(other), total
+    for thresholds in ((0.45, 0.15), (0.0, 0.0), (0.9, 0.5), (1.01, 0.0)):
+        for a_total in (size, 3 * size):
+            expected = _python_best(a, a_total, stored, size, *thresholds)
+            assert mix.best_match(a, a_total, values, lengths, totals, rows.astype(np.int64), size, *thresholds) == expected
+    assert _python_best(a, size, stored, size, 0.0, 0.0)[0] >= 0 and _python_best(a, size, stored, size, 1.01, 0.0)[0] == -1

@@ -18,16 +18,18 @@ full passes cost ~28 µs per article over 20k articles. Read back from JSON they
 every reader takes either.
 """
 
-from collections import OrderedDict
 from collections.abc import MutableMapping
 from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from . import mix
 from .config import DedupConfig
 from .fingerprint import Fingerprint, decode_uint32
 from .minhash import band_keys
-from .sketch import estimate
+from .sketch_cache import SketchCache
 
 _FLOOR = "floor"
 TIME_CHUNK = 256
@@ -75,11 +77,12 @@ class DedupIndex:
         # Counted as articles come and go, because len() of a RocksDB table walks every key.
         # None until rebuild_derived() has counted what `docs` already held.
         self.articles: int | None = None
-        # article id -> (sketch, shingle count, root) of originals: what `docs` holds, decoded.
-        # An OrderedDict, because the oldest entry goes first: `next(iter(d))` on a plain dict
-        # walks every slot left empty by earlier evictions until the dict is resized, and in
-        # a 200k-article drain that walk took 3.6 % of the worker's CPU.
-        self._sketches: OrderedDict[str, tuple[Any, int, str]] = OrderedDict()
+        # (sketch, shingle count, root) of the newest originals: what `docs` holds, decoded.
+        # Its article ids are an OrderedDict, because the oldest goes first: `next(iter(d))` on
+        # a plain dict walks every slot left empty by earlier evictions until the dict is
+        # resized, and in a 200k-article drain that walk took 3.6 % of the worker's CPU.
+        # Scratch rows: one per candidate a lookup can have (each bucket holds bucket_capacity).
+        self._sketches = SketchCache(SKETCH_CACHE, config.sketch_size, config.bands * config.bucket_capacity)
 
     def check_and_insert(self, fp: Fingerprint, now: float) -> Decision:
         """Decide whether `fp` duplicates a stored article, then store it.
@@ -174,44 +177,40 @@ class DedupIndex:
 
     def _near_match(self, fp: Fingerprint, sketch: Any, buckets: dict[str, Any]) -> Decision | None:
         """`sketch`: `fp`'s, decoded; `buckets`: the stored ids under each of `fp`'s band keys."""
-        best: tuple[float, float, str] | None = None
-        size = self.config.sketch_size
-        min_containment, min_jaccard = self.config.containment_threshold, self.config.jaccard_threshold
+        cache, config = self._sketches, self.config
+        rows: list[int] = []
+        loaded: list[tuple[str, tuple[Any, int, str]]] = []
         # Each candidate once, in band order then bucket order (ties go to the first: the
         # decision must not depend on a set's order, which differs between processes).
         for candidate in dict.fromkeys(chain.from_iterable(buckets[key] for key in fp.bands)):
-            stored = self._sketch_of(candidate)
-            if stored is None:
-                continue
-            other, other_count, root = stored
-            containment, jaccard = estimate(sketch, fp.shingle_count, other, other_count, size)
-            if (
-                containment >= min_containment
-                and jaccard >= min_jaccard
-                and (best is None or (containment, jaccard) > best[:2])
-            ):
-                best = (containment, jaccard, root)
-        if best is None:
+            row = cache.rows.get(candidate)
+            if row is None:
+                entry = self._stored_sketch(candidate)
+                if entry is None:
+                    continue
+                # A scratch row: caching it now could evict another candidate of this lookup.
+                row = cache.stage(len(loaded), *entry)
+                loaded.append((candidate, entry))
+            rows.append(row)
+        if not rows:
             return None
-        return Decision("duplicate", "near", best[2], round(best[0], 4))
+        position, containment = mix.best_match(
+            sketch, fp.shingle_count, cache.values, cache.lengths, cache.totals, np.array(rows, dtype=np.int64),
+            config.sketch_size, config.containment_threshold, config.jaccard_threshold)
+        root = cache.roots[rows[position]] if position >= 0 else None
+        for candidate, entry in loaded:
+            # Oldest first out: new stories draw the most copies.
+            cache.put(candidate, *entry)
+        if root is None:
+            return None
+        return Decision("duplicate", "near", root, round(containment, 4))
 
-    def _sketch_of(self, article_id: str) -> tuple[Any, int, str] | None:
-        """(sketch, shingle count, root) of a stored original; None for anything else."""
-        cached = self._sketches.get(article_id)
-        if cached is not None:
-            return cached
+    def _stored_sketch(self, article_id: str) -> tuple[Any, int, str] | None:
+        """(sketch, shingle count, root) of a stored original, decoded; None for anything else."""
         record = self.docs.get(article_id)
         if record is None or "s" not in record:
             return None
-        entry = (decode_uint32(record["s"]), record["n"], record["r"])
-        self._keep_sketch(article_id, entry)
-        return entry
-
-    def _keep_sketch(self, article_id: str, entry: tuple[Any, int, str]) -> None:
-        if len(self._sketches) >= SKETCH_CACHE:
-            # Oldest first: new stories draw the most copies.
-            self._sketches.popitem(last=False)
-        self._sketches[article_id] = entry
+        return decode_uint32(record["s"]), record["n"], record["r"]
 
     def _root_of(self, article_id: str | None) -> str | None:
         record = self.docs.get(article_id) if article_id is not None else None
@@ -225,7 +224,7 @@ class DedupIndex:
         with_sketch = original and bool(fp.bands)
         self.docs[fp.article_id] = _record(fp, decision, now, with_sketch)
         if with_sketch:
-            self._keep_sketch(fp.article_id, (sketch, fp.shingle_count, fp.article_id))
+            self._sketches.put(fp.article_id, sketch, fp.shingle_count, fp.article_id)
         for key in exact_keys:
             if self._root_of(self.exact.get(key)) is None:
                 self.exact[key] = fp.article_id
@@ -255,7 +254,7 @@ class DedupIndex:
 
     def _forget(self, article_id: str) -> int:
         record = self.docs.pop(article_id, None)
-        self._sketches.pop(article_id, None)
+        self._sketches.drop(article_id)
         if record is None:
             return 0
         if self.articles is not None:

@@ -325,3 +325,21 @@ def similarity(a: np.ndarray, a_total: int, b: np.ndarray, b_total: int, size: i
     if kept_a == 0 or kept_b == 0:
         return 0.0, 0.0
     return shared / min(kept_a, kept_b), shared / (kept_a + kept_b - shared)
+
+
+@compiled
+def best_match(a: np.ndarray, a_total: int, values: np.ndarray, lengths: np.ndarray, totals: np.ndarray,
+               rows: np.ndarray, size: int, min_containment: float, min_jaccard: float) -> tuple[int, float]:
+    """(position in `rows`, containment) of the stored sketch most like `a`, or (-1, 0.0) when
+    none reaches both thresholds. Row r of `values` holds a sorted sketch of `lengths[r]`
+    values from `totals[r]` distinct shingles. Highest containment wins, then highest Jaccard,
+    then the earliest in `rows`: the candidate loop's order, so a decision never depends on it."""
+    best, best_containment, best_jaccard = -1, 0.0, 0.0
+    for k in range(rows.size):
+        r = rows[k]
+        containment, jaccard = similarity(a, a_total, values[r, : lengths[r]], totals[r], size)
+        if containment >= min_containment and jaccard >= min_jaccard and (
+            best < 0 or containment > best_containment or (containment == best_containment and jaccard > best_jaccard)
+        ):
+            best, best_containment, best_jaccard = k, containment, jaccard
+    return best, best_containment
