@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from service.core.dedup import DEFAULT_CONFIG, DedupConfig, DedupIndex, Fingerprint, fingerprint
+from service.core.dedup import DEFAULT_CONFIG, Decision, DedupConfig, DedupIndex, Fingerprint, fingerprint
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -257,3 +257,22 @@ def test_the_sketch_cache_keeps_the_newest_originals(monkeypatch):
     for n in range(8):
         assert index.check_and_insert(make_fp(f"o{n}", make_text(100 + n)), now=1000.0 + n).status == "unique"
     assert list(index._sketches.rows) == ["o5", "o6", "o7"]
+
+
+def test_buckets_stored_under_a_larger_capacity_still_decide():
+    """A restart with a smaller bucket_capacity finds fuller buckets than it writes: more
+    candidates than its scratch rows (bands x capacity), each still verified."""
+    index, buckets, docs, exact, times = make_index()
+    for n in range(40):
+        index.check_and_insert(make_fp(f"o{n}", make_text(300 + n)), now=1000.0 + n)
+    original = make_text(300 + 39)
+    probe = make_fp("copy", truncated(original, 0.6))
+    everyone = tuple(f"o{n}" for n in range(40))
+    for key in probe.bands:
+        buckets[key] = everyone
+    small = DedupIndex(buckets, docs, exact, times, DedupConfig(bucket_capacity=1))
+    small.rebuild_derived()
+    for key in probe.bands:
+        buckets[key] = everyone  # rebuild_derived trimmed them to the new capacity
+    assert small.check_and_insert(probe, now=2000.0) == Decision("duplicate", "near", "o39", small.docs["copy"]["d"][3])
+    assert small.docs["copy"]["d"][3] > 0.9

@@ -45,3 +45,13 @@ def test_scratch_rows_never_touch_cached_ones():
     cache.put("a", sketch(1, 2), 5, "a")
     assert [cache.stage(n, sketch(9, 9), 7, "x") for n in range(2)] == [1, 2]
     assert row_of(cache, "a") == ([1, 2], 5, "a")
+
+
+def test_more_candidates_than_scratch_rows_grow_it():
+    # Buckets stored under a larger bucket_capacity than the index now has.
+    cache = SketchCache(capacity=1, sketch_size=2, scratch=1)
+    cache.put("a", sketch(1, 2), 5, "a")
+    rows = [cache.stage(n, sketch(n, n + 1), n + 2, f"x{n}") for n in range(3)]
+    assert rows == [1, 2, 3] and cache.values.shape == (4, 2)
+    assert [list(cache.values[r, : cache.lengths[r]]) for r in rows] == [[0, 1], [1, 2], [2, 3]]
+    assert row_of(cache, "a") == ([1, 2], 5, "a")

@@ -44,6 +44,10 @@ class SketchCache:
     def stage(self, n: int, sketch: Any, total: int, root: str) -> int:
         """Write the n-th sketch of a lookup to a scratch row (overwritten by the next lookup)."""
         row = self.capacity + n
+        if row >= len(self.roots):
+            # More candidates than buckets of the configured capacity hold: stored under a
+            # larger bucket_capacity before a restart. Rare; grow rather than fail the article.
+            self._grow(row + 1)
         self._write(row, sketch, total, root)
         return row
 
@@ -63,6 +67,13 @@ class SketchCache:
         self.lengths[row] = length
         self.totals[row] = total
         self.roots[row] = root
+
+    def _grow(self, rows: int) -> None:
+        extra = rows - len(self.roots)
+        self.values = np.concatenate([self.values, np.zeros((extra, self.values.shape[1]), dtype=np.uint32)])
+        self.lengths = np.concatenate([self.lengths, np.zeros(extra, dtype=np.int64)])
+        self.totals = np.concatenate([self.totals, np.zeros(extra, dtype=np.int64)])
+        self.roots += [None] * extra
 
     def _release(self, row: int) -> None:
         self.roots[row] = None
