@@ -53,7 +53,7 @@ test-integration: jars
 test-e2e: jars system-deps
 	$(BIN)/python -m pytest tests/e2e
 
-# The benchmark suite (see README "Performance"): the full run (25-35 minutes on 2 cores, as busy as the machine is)
+# The benchmark suite (see README "Performance"): the full run (25-40 minutes on 2 cores, as busy as the machine is)
 # rewrites docs/benchmarks.md; the quick one (2-3 minutes, no profile) only prints and writes var/bench/.
 bench: jars
 	$(BIN)/newsflow bench --docs
