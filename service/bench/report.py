@@ -127,6 +127,9 @@ def throughput_rows(result: dict[str, Any]) -> list[tuple[str, float, str]]:
          f"{result['worker']['articles']:,} pre-loaded messages, one worker, real broker"),
         ("aiokafka passthrough", result["passthrough"]["articles_per_second"],
          f"same {result['passthrough']['messages']:,} messages, consume -> produce, one hop"),
+        *([("Faust hop", result["faust_hop"]["articles_per_second"],
+            f"same {result['faust_hop']['messages']:,} messages through one Faust agent, no parsing or state")]
+          if "faust_hop" in result else []),
         ("paced load for latency", result["latency"]["rate"],
          f"50% of the drain rate for {result['latency']['seconds']:.0f} s"),
     ]
@@ -202,9 +205,11 @@ def write_chart(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.8))
-    rows = throughput_rows(result)[:4]
-    labels = ["core loop", "datasketch+\nflashtext", "full worker", "aiokafka\npassthrough"]
-    bars = left.bar(labels, [rate for _, rate, _ in rows], color=["#2b6cb0", "#a0aec0", "#dd6b20", "#38a169"])
+    hop = "faust_hop" in result
+    rows = throughput_rows(result)[:5 if hop else 4]
+    labels = ["core loop", "datasketch+\nflashtext", "full worker", "aiokafka\npassthrough", *(["Faust\nhop"] if hop else [])]
+    colors = ["#2b6cb0", "#a0aec0", "#dd6b20", "#38a169", *(["#68d391"] if hop else [])]
+    bars = left.bar(labels, [rate for _, rate, _ in rows], color=colors)
     left.bar_label(bars, fmt="{:,.0f}")
     left.set_title("Throughput (articles/s)")
     left.tick_params(axis="x", labelsize=8)
@@ -325,6 +330,10 @@ def markdown(result: dict[str, Any], chart: str) -> str:
         "- Passthrough: a new aiokafka consumer group copies the same raw records to a new topic",
         "  with the project's producer settings (acks=all, idempotent), from the first record fetched",
         "  to the last acknowledged.",
+        *(["- Faust hop: a child process runs one Faust agent (the worker's Faust options and fixes,",
+           "  concurrency 1) that sends each of the same raw records to a new topic unchanged; its rate",
+           "  and CPU per record are taken as the worker's drain takes them (service/bench/faust_hop.py)."]
+          if "faust_hop" in result else []),
         "- Latency: after the drain, new generated messages are sent at half the drain rate; each",
         "  outcome's latency is the time a reader of the outcome topics received it minus its raw",
         "  record's timestamp.",
@@ -364,6 +373,21 @@ def _records_lines(worker: dict[str, Any], passthrough: dict[str, Any]) -> list[
     return lines
 
 
+def _hop_lines(result: dict[str, Any]) -> list[str]:
+    """What two Faust hops cost against what the worker target leaves beside the core's work."""
+    hop = (result.get("faust_hop") or {}).get("cpu_ms_per_message")
+    if not hop:
+        return []
+    core_ms = 1000 / result["core"]["core"]["articles_per_second"]
+    # At the target the worker has core_ms / share per article: that minus the core's own work.
+    budget = core_ms / WORKER_SHARE_OF_CORE - core_ms
+    return [f"- One Faust agent copying the same records (consume -> send, no parsing, no state) spent {hop:.3f} ms "
+            f"of CPU per record. An article takes two such hops (raw -> dedup request -> outcome): {2 * hop:.2f} ms, "
+            f"{2 * hop / budget:.0%} of the {budget:.2f} ms per article that the "
+            f"{WORKER_SHARE_OF_CORE:.0%} target leaves beside the core's {core_ms:.2f} ms, before any state store, "
+            "table changelog, alert or metric."]
+
+
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} ms"
 
@@ -383,6 +407,7 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         f"- Passthrough moved {passthrough['mb_per_second']:.1f} MB/s; the worker reached "
         f"{worker['articles_per_second'] / passthrough['articles_per_second']:.0%} of its rate.",
         *_records_lines(worker, passthrough),
+        *_hop_lines(result),
         "- RSS: " + ", ".join(f"{int(k):,} articles {v:.0f} MB" for k, v in sorted(worker["rss_mb"].items(), key=lambda kv: int(kv[0]))),
         *_latency_window_lines(result.get("latency", {})),
     ]

@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from service.admin import ensure_topics
-from service.bench import core_loop, latency, passthrough, report
+from service.bench import core_loop, faust_hop, latency, passthrough, report
 from service.bench.worker import drain, isolated, profiled_drain, push_messages
 from service.errors import NewsflowError
 from service.generate import Generator
@@ -150,6 +150,9 @@ def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
     on_progress(f"aiokafka passthrough of {count:,} messages")
     copied = asyncio.run(passthrough.run(settings, names.raw, count, settings.topic_partitions))
     phases.done("passthrough")
+    on_progress(f"one Faust agent copying the same {count:,} messages")
+    hop = faust_hop.run(settings, names.raw, count, settings.topic_partitions, out / "faust-hop.log")
+    phases.done("Faust hop")
     # Made before the worker starts: loading the generator's material takes a second.
     fresh = Generator(10_000_000, DUP_RATE, INVALID_RATE, SEED + 1).messages()
     worker = WorkerProcess(settings, out / "worker.log")
@@ -170,5 +173,5 @@ def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
         phases.done("profile")
     else:
         profiled = {"error": "skipped by --quick (the full run profiles a worker)"}
-    return {"generated": dict(labels), "passthrough": copied, "worker": drained, "latency": lat,
+    return {"generated": dict(labels), "passthrough": copied, "faust_hop": hop, "worker": drained, "latency": lat,
             "profile": profiled}

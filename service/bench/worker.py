@@ -76,12 +76,14 @@ async def push_messages(settings: Settings, messages: Iterable[Generated]) -> tu
 
 async def outcome_ends(settings: Settings) -> dict[str, int]:
     """Messages on each outcome topic so far (sum of its partitions' end offsets)."""
-    return await _poll_ends(settings, lambda ends: False, 0)
+    return await poll_ends(settings, TopicNames.from_settings(settings).outcomes(), lambda ends: False, 0)
 
 
-async def _poll_ends(settings: Settings, on_poll: Callable[[dict[str, int]], bool], interval: float) -> dict[str, int]:
-    names = TopicNames.from_settings(settings)
-    tps = list(await end_offsets(settings, names.outcomes()))
+async def poll_ends(settings: Settings, topics: list[str], on_poll: Callable[[dict[str, int]], bool],
+                    interval: float) -> dict[str, int]:
+    """Count the records on each of `topics` (the sum of its partitions' end offsets) every
+    `interval` seconds until `on_poll`, given them, returns True; returns the last totals."""
+    tps = list(await end_offsets(settings, topics))
     consumer = make_consumer(settings)
     await consumer.start()
     try:
@@ -90,7 +92,7 @@ async def _poll_ends(settings: Settings, on_poll: Callable[[dict[str, int]], boo
         consumer.pause(*tps)
         while True:
             ends = await consumer.end_offsets(tps)
-            totals = {topic: sum(end for tp, end in ends.items() if tp.topic == topic) for topic in names.outcomes()}
+            totals = {topic: sum(end for tp, end in ends.items() if tp.topic == topic) for topic in topics}
             if not on_poll(totals) and interval:
                 await asyncio.sleep(interval)
                 continue
@@ -157,7 +159,7 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
             raise NewsflowError(f"the worker published {done} of {expected} outcomes in {timeout:.0f}s")
         return done >= expected
 
-    totals = asyncio.run(_poll_ends(settings, on_poll, POLL_SECONDS))
+    totals = asyncio.run(poll_ends(settings, names.outcomes(), on_poll, POLL_SECONDS))
     first, first_done = next((t, done) for t, done, _ in timeline if done > 0)
     last, processed = timeline[-1][:2]
     url = f"http://{settings.web_host}:{settings.web_port}/metrics"

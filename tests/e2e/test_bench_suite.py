@@ -28,6 +28,8 @@ def test_the_suite_measures_everything_and_writes_its_report(settings_factory, t
     assert worker["cpu_ms_per_article"] > 0
     assert set(worker["rss_mb"]) == {"100", "400"}
     assert result["passthrough"]["complete"]
+    hop = result["faust_hop"]
+    assert hop["complete"] and hop["messages"] == 400 and hop["cpu_ms_per_message"] > 0
     assert result["latency"]["received"] == result["latency"]["sent"] > 0
     spans = result["latency"]["windows"]
     assert sum(w["count"] for w in spans) == result["latency"]["received"]

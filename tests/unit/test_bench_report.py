@@ -195,3 +195,23 @@ def test_the_stage_comparison_says_how_the_two_sides_were_paced(turn, says):
     assert ("take turns every" in text) is (turn is not None)
     row = next(r for r in report.throughput_rows(result) if r[0] == "datasketch + flashtext, same stages")
     assert (f"every {turn:,} articles" if turn else "in whole rounds") in row[2]
+
+
+def test_the_faust_hop_is_weighed_against_what_the_worker_target_leaves(tmp_path):
+    """Core at 1,000/s is 1.00 ms an article; at 60 % the worker has 1.67 ms, so 0.67 ms beside
+    the core's work, and two hops of 0.25 ms take 75 % of it."""
+    result = make_result(faust_hop={"messages": 20000, "seconds": 6.0, "articles_per_second": 3333.0,
+                                    "cpu_ms_per_message": 0.25, "complete": True})
+    text = report.markdown(result, "benchmarks.png")
+    assert "spent 0.250 ms of CPU per record" in text
+    assert "two such hops (raw -> dedup request -> outcome): 0.50 ms, 75% of the 0.67 ms per article" in text
+    row = next(r for r in report.throughput_rows(result) if r[0] == "Faust hop")
+    assert row[1] == 3333.0 and "20,000 messages through one Faust agent" in row[2]
+    report.write_chart(result, tmp_path / "chart.png")  # a fifth bar
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_result_from_before_the_faust_hop_still_renders():
+    result = make_result()
+    assert "Faust agent" not in report.markdown(result, "benchmarks.png")
+    assert all(r[0] != "Faust hop" for r in report.throughput_rows(result))
