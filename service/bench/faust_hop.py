@@ -20,6 +20,7 @@ from service.bench.passthrough import create_topic
 from service.bench.worker import POLL_SECONDS, cpu_seconds, poll_ends
 from service.errors import NewsflowError
 from service.settings import Settings, get_settings
+from service.worker import stop_child
 
 
 def build_app(settings: Settings, source: str, sink: str):
@@ -76,12 +77,7 @@ def run(settings: Settings, source: str, count: int, partitions: int, log_path: 
     try:
         asyncio.run(poll_ends(settings, [sink], on_poll, POLL_SECONDS))
     finally:
-        child.terminate()
-        try:
-            child.wait(30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_child(child)
     (t0, n0, cpu0), (t1, n1, cpu1) = samples[0], samples[-1]
     return {
         "messages": n1,

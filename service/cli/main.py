@@ -258,10 +258,10 @@ def bench_suite(
     quick: Annotated[bool, typer.Option("--quick", help="Smaller and scaled down: under 3 minutes.")] = False,
     out_dir: Annotated[str | None, typer.Option("--out", help="Results folder; default var/bench/<time>/.")] = None,
     docs: Annotated[bool | None, typer.Option("--docs/--no-docs", help="Write docs/benchmarks.md and .png (default: on unless --quick).")] = None,
-    count: Annotated[int | None, typer.Option(min=100, help="Messages pre-loaded for the worker and the passthrough.")] = None,
+    count: Annotated[int | None, typer.Option(min=100, help="Messages pre-loaded for the worker and the passthroughs.")] = None,
 ) -> None:
     """Without a subcommand: the whole suite (core loop, stock libraries, worker drain and memory,
-    passthrough, latency) in one run; prints a table and writes JSON and a chart."""
+    aiokafka and Faust passthroughs, latency) in one run; prints a table and writes JSON and a chart."""
     if ctx.invoked_subcommand is not None:
         return
     from datetime import datetime
