@@ -1,4 +1,4 @@
-"""Workarounds for faust-streaming, applied once, by `service.app`: a race that loses messages,
+"""Workarounds for faust-streaming, applied once, by `service.app`: races that lose messages,
 a commit that can pass unsent table writes, a producer that writes a batch twice when a response
 is lost, and a producer-buffer limit that floods the log. Also: holding partitions' fetches
 safely. `apply` also applies `service.aiokafka_fixes`, for the clients Faust makes.
@@ -16,6 +16,19 @@ later offsets over them (faust-streaming issue #596). `newsflow demo` lost raw o
 
 Fix: stop the consumer's flow before that sequence. The fetcher then delivers nothing until
 `resume_flow()` at its end, after the queues were cleared, from the position perform_seek set.
+
+That left a narrower race (a CI run in ~15 lost all 36 raw messages of a restarted worker, whose
+stall watch showed the raw partitions active and fetched, nothing buffered, nothing taken): the
+fetcher hands the client the consumer's live set of active partitions, and the client's
+`fetched_records` waits on that set in the consumer thread. `resume_partitions` adds the stream
+partitions to it after the flow was stopped, the waiting fetch returns their records (the
+client's position moves past them), faust's `getmany` finds the flow stopped, drops them and
+calls `perform_seek()`, which again leaves never-committed partitions where they are. Any
+records dropped with the flow stopped (a rebalance, the "flow not active" path) go the same way.
+Fix: `seek_to_committed` also sends the stream partitions without a committed offset (None, or
+0, which aiokafka skips too) back to their start, as `auto_offset_reset="earliest"` would on a
+fresh consumer. Messages taken since are processed again (at least once); none is skipped.
+Changelog partitions are left alone: recovery seeks them itself from the tables' offsets.
 
 Table writes go to their changelogs through faust's producer buffer, and before committing
 offsets faust flushes it. But `ProducerBuffer.flush` gives up as soon as no write went out for
@@ -50,9 +63,12 @@ records are delivered, and faust's own "buffer drained" does not resume a held p
 
 import asyncio
 
+from collections.abc import Collection, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
-from faust.transport.drivers.aiokafka import Producer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.transport.producer import ProducerBuffer
 
 from service import aiokafka_fixes
@@ -64,6 +80,7 @@ _ORIGINAL_SEND_PENDING = ProducerBuffer._send_pending
 _ORIGINAL_FLUSH = ProducerBuffer.flush
 _ORIGINAL_SETTINGS_EXTRA = Producer._settings_extra
 _ORIGINAL_ON_BUFFER_DROP = Consumer.on_buffer_drop
+_ORIGINAL_SEEK_TO_COMMITTED = AIOKafkaConsumerThread.seek_to_committed
 IDEMPOTENT = {"acks": "all", "enable_idempotence": True}
 
 _ORIGINALS = {
@@ -82,6 +99,24 @@ def _stopping_flow_first(original):
     wrapper.__name__ = original.__name__
     wrapper.__wrapped__ = original
     return wrapper
+
+
+async def rewind_uncommitted(consumer: AIOKafkaConsumer, committed: Mapping[TopicPartition, int | None],
+                             skip_topics: Collection[str] = ()) -> list[TopicPartition]:
+    """Send the partitions of `committed` (what `seek_to_committed` returned) that have no
+    committed offset back to their first offset; returns them. `skip_topics` are left alone."""
+    uncommitted = [tp for tp, offset in committed.items() if not offset and tp.topic not in skip_topics]
+    if uncommitted:
+        await consumer.seek_to_beginning(*uncommitted)
+    return uncommitted
+
+
+async def _seek_to_committed_or_start(self: AIOKafkaConsumerThread) -> Mapping[TopicPartition, int | None]:
+    committed = await _ORIGINAL_SEEK_TO_COMMITTED(self)
+    app = self.consumer.app
+    if app.conf.consumer_auto_offset_reset == "earliest":
+        await self.call_thread(rewind_uncommitted, self._ensure_consumer(), committed, app.tables.changelog_topics)
+    return committed
 
 
 def _put_counted(self: ProducerBuffer, fut) -> None:
@@ -168,6 +203,8 @@ def apply() -> None:
         ProducerBuffer.flush = _flush_all
         ProducerBuffer.put = _put_counted
         ProducerBuffer._send_pending = _send_pending_counted
+    if AIOKafkaConsumerThread.seek_to_committed is _ORIGINAL_SEEK_TO_COMMITTED:
+        AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_start
     if Consumer.on_buffer_drop is _ORIGINAL_ON_BUFFER_DROP:
         Consumer.on_buffer_drop = _buffer_drained_unless_held
     if Producer._settings_extra is _ORIGINAL_SETTINGS_EXTRA:

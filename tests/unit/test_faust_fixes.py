@@ -180,3 +180,37 @@ def test_a_release_after_a_rebalance_resumes_only_what_is_still_assigned_and_not
     assert consumer._get_active_partitions() == {TP("raw", 0)}
     faust_fixes.release_fetching(consumer)  # nothing held: no change
     assert consumer._get_active_partitions() == {TP("raw", 0)}
+
+
+def test_the_app_module_makes_faust_s_seek_to_committed_rewind_never_committed_partitions():
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    import service.app  # noqa: F401
+
+    assert AIOKafkaConsumerThread.seek_to_committed is faust_fixes._seek_to_committed_or_start
+
+
+@pytest.mark.parametrize("reset, rewinds", [("earliest", True), ("latest", False)])
+def test_the_seek_rewinds_uncommitted_stream_partitions_but_not_changelogs(monkeypatch, reset, rewinds):
+    from aiokafka import TopicPartition
+
+    committed = {TopicPartition("raw", 0): None, TopicPartition("raw", 1): 7, TopicPartition("raw", 2): 0,
+                 TopicPartition("app-docs-changelog", 0): None}
+    sought = []
+
+    async def original(self):
+        return committed
+
+    class Client:
+        async def seek_to_beginning(self, *tps):
+            sought.extend(tps)
+
+    async def call_thread(fn, *args):
+        return await fn(*args)
+
+    app = SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset=reset),
+                          tables=SimpleNamespace(changelog_topics={"app-docs-changelog"}))
+    thread = SimpleNamespace(consumer=SimpleNamespace(app=app), call_thread=call_thread, _ensure_consumer=Client)
+    monkeypatch.setattr(faust_fixes, "_ORIGINAL_SEEK_TO_COMMITTED", original)
+    assert asyncio.run(faust_fixes._seek_to_committed_or_start(thread)) == committed
+    assert sought == ([TopicPartition("raw", 0), TopicPartition("raw", 2)] if rewinds else [])
