@@ -17,7 +17,7 @@ later offsets over them (faust-streaming issue #596). `newsflow demo` lost raw o
 Fix: stop the consumer's flow before that sequence. The fetcher then delivers nothing until
 `resume_flow()` at its end, after the queues were cleared, from the position perform_seek set.
 
-That left a narrower race (a CI run in ~15 lost all 36 raw messages of a restarted worker, whose
+That left a narrower race (twice in CI a restarted worker lost all 36 raw messages, and its
 stall watch showed the raw partitions active and fetched, nothing buffered, nothing taken): the
 fetcher hands the client the consumer's live set of active partitions, and the client's
 `fetched_records` waits on that set in the consumer thread. `resume_partitions` adds the stream
