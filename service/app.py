@@ -18,6 +18,7 @@ settings = get_settings()
 # the dedup agent's requests then queued behind when service.backlog_gate held the raw fetches.
 POLL_RECORDS = 200
 
+
 def app_options(settings: Settings) -> dict[str, Any]:
     """The Faust options of the worker's app that bear on how it talks to Kafka: the same for
     the benchmark's bare Faust hop (service.bench.faust_hop), so that it measures this path."""
