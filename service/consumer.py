@@ -118,3 +118,16 @@ async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) 
 def run(coro):
     """Run a coroutine from synchronous CLI code."""
     return asyncio.run(coro)
+
+
+def fetch_state(client: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[str, dict | None]:
+    """The client's own view of each partition, for a stall warning: its position (the next
+    offset it will hand out; None while it waits for an offset reset) and whether it is paused.
+    None for a partition it does not hold. Reads aiokafka's subscription state: no request."""
+    assignment = client._subscription.subscription.assignment if client._subscription.subscription else None
+    found: dict[str, dict | None] = {}
+    for tp in tps:
+        state = assignment.state_value(tp) if assignment is not None else None
+        found[f"{tp.topic}:{tp.partition}"] = None if state is None else {
+            "position": state.position if state.has_valid_position else None, "paused": state.paused}
+    return found

@@ -66,3 +66,28 @@ def test_rewind_leaves_skipped_topics_alone(settings_factory):
     committed, positions, rewound, taken = asyncio.run(_positions_after(settings, topic, rewind=True, skip={topic}))
     assert rewound == []
     assert positions[0] == max(taken[TopicPartition(topic, 0)]) + 1
+
+
+def test_fetch_state_reports_the_client_s_position_and_pause(settings_factory):
+    """What the stall warning shows of the Kafka client (service.agents.watch)."""
+    from service.consumer import fetch_state
+
+    settings, topic = _setup(settings_factory)
+    tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+
+    async def run():
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", **client_options(settings))
+        await consumer.start()
+        try:
+            consumer.assign(tps[:1])
+            await consumer.seek_to_beginning(tps[0])
+            taken = 0
+            while taken < 5:
+                taken += sum(len(r) for r in (await consumer.getmany(tps[0], timeout_ms=1000, max_records=5 - taken)).values())
+            consumer.pause(tps[0])
+            return fetch_state(consumer, tps)
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(run()) == {f"{topic}:0": {"position": 5, "paused": True}, f"{topic}:1": None}
