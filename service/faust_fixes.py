@@ -62,7 +62,6 @@ records are delivered, and faust's own "buffer drained" does not resume a held p
 """
 
 import asyncio
-
 from collections.abc import Collection, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition

@@ -45,16 +45,17 @@ def import_all(package: str) -> None:
 
 
 class WorkerProcess:
-    """A `newsflow worker` child process with its output in a log file."""
+    """A `newsflow worker` child process with its output in a log file; `module` and its
+    arguments name another Faust worker to run the same way (the benchmark's Faust hop)."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, module: tuple[str, ...] = ("service", "worker")) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.settings = settings
         self.log_path = log_path
         self._log = open(log_path, "ab")
         env = {**os.environ, **settings.as_env()}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "worker"],
+            [sys.executable, "-m", *module],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )
 
@@ -85,18 +86,12 @@ class WorkerProcess:
             raise NewsflowError(f"the worker exited with code {self.proc.returncode}; see {self.log_path}")
 
     def stop(self, timeout: float = 30.0) -> int:
-        code = stop_child(self.proc, timeout)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self._log.close()
-        return code
-
-
-def stop_child(proc: subprocess.Popen, timeout: float = 30.0) -> int:
-    """SIGTERM, then SIGKILL if `proc` has not exited within `timeout` seconds; its exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+        return self.proc.returncode

@@ -8,8 +8,6 @@ with the settings in the environment; `run` starts it, times it and stops it.
 """
 
 import asyncio
-import os
-import subprocess
 import sys
 import time
 import uuid
@@ -20,7 +18,7 @@ from service.bench.passthrough import create_topic
 from service.bench.worker import POLL_SECONDS, cpu_seconds, poll_ends
 from service.errors import NewsflowError
 from service.settings import Settings, get_settings
-from service.worker import stop_child
+from service.worker import WorkerProcess
 
 
 def build_app(settings: Settings, source: str, sink: str):
@@ -53,19 +51,14 @@ def run(settings: Settings, source: str, count: int, partitions: int, log_path: 
     between two polls.)"""
     sink = f"{source}.faust-hop-{uuid.uuid4().hex[:8]}"
     asyncio.run(create_topic(settings, sink, partitions))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        child = subprocess.Popen([sys.executable, "-m", "service.bench.faust_hop", source, sink],
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, **settings.as_env()})
+    child = WorkerProcess(settings, log_path, ("service.bench.faust_hop", source, sink))
     samples: list[tuple[float, int, float]] = []  # time, records on the sink, child CPU seconds
     started = time.monotonic()
 
     def on_poll(totals: dict[str, int]) -> bool:
-        if child.poll() is not None:
-            raise NewsflowError(f"the Faust hop exited with code {child.returncode}; see {log_path}")
+        child.check()
         copied = totals[sink]
-        sample = (time.monotonic(), copied, cpu_seconds(child.pid))
+        sample = (time.monotonic(), copied, cpu_seconds(child.proc.pid))
         if copied:
             samples.append(sample)
         else:
@@ -77,7 +70,7 @@ def run(settings: Settings, source: str, count: int, partitions: int, log_path: 
     try:
         asyncio.run(poll_ends(settings, [sink], on_poll, POLL_SECONDS))
     finally:
-        stop_child(child)
+        child.stop()
     (t0, n0, cpu0), (t1, n1, cpu1) = samples[0], samples[-1]
     return {
         "messages": n1,
