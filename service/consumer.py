@@ -36,17 +36,33 @@ async def _start(consumer: AIOKafkaConsumer, settings: Settings) -> None:
         raise await refusal(settings) or unreachable from e
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+# Right after a broker resumes or restarts, a metadata answer can leave out a topic that exists
+# (seen once after a frozen broker was thawed): ask again for a few seconds before calling it missing.
+METADATA_SETTLE_S = 3.0
+
+
+async def _partitions(
+    consumer: AIOKafkaConsumer, topics: list[str], settle: float = METADATA_SETTLE_S
+) -> list[TopicPartition]:
     tps = []
     for topic in topics:
-        parts = consumer.partitions_for_topic(topic)
-        if parts is None:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic)
+        parts = await _topic_partitions(consumer, topic, time.monotonic() + settle)
         if not parts:
             raise NewsflowError(f"topic {topic!r} does not exist")
         tps.extend(TopicPartition(topic, p) for p in sorted(parts))
     return tps
+
+
+async def _topic_partitions(consumer: AIOKafkaConsumer, topic: str, deadline: float) -> set[int] | None:
+    parts, pause = consumer.partitions_for_topic(topic), 0.1
+    while not parts:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic)
+        if parts or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(2 * pause, 1.0)
+    return parts
 
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
