@@ -196,3 +196,16 @@ def test_best_match_picks_what_the_candidate_loop_picked(seed):
             expected = _python_best(a, a_total, stored, size, *thresholds)
             assert mix.best_match(a, a_total, values, lengths, totals, rows.astype(np.int64), size, *thresholds) == expected
     assert _python_best(a, size, stored, size, 0.0, 0.0)[0] >= 0 and _python_best(a, size, stored, size, 1.01, 0.0)[0] == -1
+
+
+@pytest.mark.parametrize("count", [129, 130, 300, 700, 5000])
+def test_smallest_picks_the_same_values_whether_spread_or_crowded_by_top_byte(count: int) -> None:
+    rng = np.random.default_rng(count)
+    spread = rng.integers(0, 2**64, count, dtype=np.uint64)
+    # A few top bytes with many values each (past what the insertion sort takes), then one
+    # top byte holding just one more than its limit.
+    few_bytes = (rng.integers(0, 3, count, dtype=np.uint64) << np.uint64(56)) | (spread >> np.uint64(8))
+    limit = mix._FEW_PER_BYTE + 1
+    edge = np.concatenate((np.arange(limit, dtype=np.uint64), spread[limit:] | np.uint64(1 << 63)))
+    for values in (spread, few_bytes, edge):
+        assert np.array_equal(mix.smallest(values, 128), np.sort(values)[:128])

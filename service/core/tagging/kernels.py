@@ -680,26 +680,37 @@ def _sorted_order(keys: np.ndarray) -> np.ndarray:
 # The compiled tables travel as one int32 array, one argument to unbox instead of many: a
 # header (symbol count, theme count, longest key, where each part starts, where the last
 # ends), then these.
-PARTS = ("info_bmp", "key_sym_bmp", "astral_chars", "astral_syms", "table", "nodes", "cells", "out",
+PARTS = ("table", "info_bmp", "key_sym_bmp", "astral_chars", "astral_syms", "nodes", "cells", "out",
          "next_out", "term", "key_len", "entry_ptr", "e_kind", "e_index", "e_exact", "exact_ptr",
          "exact_chars", "id_rank")
-(_INFO_BMP, _KEY_SYM_BMP, _ASTRAL_CHARS, _ASTRAL_SYMS, _TABLE, _NODES, _CELLS, _OUT, _NEXT_OUT, _TERM, _KEY_LEN,
+(_TABLE, _INFO_BMP, _KEY_SYM_BMP, _ASTRAL_CHARS, _ASTRAL_SYMS, _NODES, _CELLS, _OUT, _NEXT_OUT, _TERM, _KEY_LEN,
  _ENTRY_PTR, _E_KIND, _E_INDEX, _E_EXACT, _EXACT_PTR, _EXACT_CHARS, _ID_RANK) = range(len(PARTS))
 _HEADER = 3 + len(PARTS) + 1
+# The parts start after the header rounded up to a cache line (16 int32s), the automaton's
+# table first: its rows are whole lines, so each row's first line holds the commonest symbols.
+_FIRST_PART = -(-_HEADER // 16) * 16
 
 
 def pack(n_syms: int, n_themes: int, parts: dict[str, np.ndarray]) -> np.ndarray:
     """`PARTS` (int32 arrays, `nodes` flattened) and the counts, as `tag`'s `tables`. Empties
     `parts` as it goes, so that the largest tables are not held twice."""
     sizes = [parts[name].size for name in PARTS]
-    if _HEADER + sum(sizes) > np.iinfo(np.int32).max:
+    if _FIRST_PART + sum(sizes) > np.iinfo(np.int32).max:
         raise ValueError("the tagger's tables exceed 2**31 entries")
-    blob = np.empty(_HEADER + sum(sizes), np.int32)
+    blob = aligned(_FIRST_PART + sum(sizes))
+    blob[:_FIRST_PART] = 0
     blob[0], blob[1], blob[2] = n_syms, n_themes, parts["key_len"].max(initial=0)
-    blob[3:_HEADER] = _HEADER + np.concatenate(([0], np.cumsum(sizes)))
+    blob[3:_HEADER] = _FIRST_PART + np.concatenate(([0], np.cumsum(sizes)))
     for k, name in enumerate(PARTS):
         blob[blob[3 + k]:blob[4 + k]] = parts.pop(name).ravel()
     return blob
+
+
+def aligned(size: int) -> np.ndarray:
+    """An int32 array of `size` whose data starts on a 64-byte cache line."""
+    room = np.empty(size + 16, np.int32)
+    skip = (-room.ctypes.data % 64) // 4
+    return room[skip:skip + size]
 
 
 @_inlined
