@@ -182,7 +182,8 @@ class DedupIndex:
         loaded: list[tuple[str, tuple[Any, int, str]]] = []
         # Each candidate once, in band order then bucket order (ties go to the first: the
         # decision must not depend on a set's order, which differs between processes).
-        for candidate in dict.fromkeys(chain.from_iterable(buckets[key] for key in fp.bands)):
+        # `buckets` was filled in band order, so its values are in it too.
+        for candidate in dict.fromkeys(chain.from_iterable(buckets.values())):
             row = cache.rows.get(candidate)
             if row is None:
                 entry = self._stored_sketch(candidate)
