@@ -31,7 +31,8 @@ def compile_tables(keys: dict[str, list[Entry]], entity_ids: list[str], n_themes
     """`keys`: " folded words " → entries; `entity_ids` ranks the entities for output order."""
     # Symbols in the order of how often text has them, so that a state's next states for the
     # common letters share a cache line or two of its row.
-    by_use = sorted(set("".join(keys)) - {" "}, key=lambda c: (_COMMON.find(c) % (len(_COMMON) + 1), c))
+    by_use = sorted(set("".join(keys)) - {" "},
+                    key=lambda c: (_COMMON.index(c) if c in _COMMON else len(_COMMON), c))
     rank = {c: 2 + n for n, c in enumerate(by_use)} | {" ": SEP}
     ordered = sorted(keys, key=lambda key: [rank[c] for c in key])  # build_trie wants symbol order
     chars = _utf32("".join(by_use))
