@@ -54,6 +54,10 @@ class LocalMapping(MutableMapping):
         value = self._db.get(key)
         return default if value is None else value
 
+    def get_many(self, keys: list[str], default: Any = None) -> list[Any]:
+        """The values of `keys` in order (`default` where missing), from one RocksDB multi-get."""
+        return [default if value is None else value for value in self._db.get(keys)]
+
     def __setitem__(self, key: str, value: Any) -> None:
         self._db[key] = value
 

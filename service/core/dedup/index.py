@@ -11,14 +11,14 @@ mutated in place, because a table only persists what is written back to it.
            TIME_CHUNK ids; "floor" -> oldest live bucket
 
 Sequences are bounded (buckets by config.bucket_capacity, time chunks by TIME_CHUNK) because
-each write re-serialises the whole value into a table's changelog: an unbounded one would make
-inserts quadratic in the stream's rate. They are written as tuples of strings, which CPython's
+each write re-serialises the whole value: an unbounded one would make inserts quadratic in the
+stream's rate. They are written as tuples of strings, which CPython's
 garbage collector stops tracking: as lists, 400k bucket values held in dicts made the collector's
 full passes cost ~28 µs per article over 20k articles. Read back from JSON they are lists, and
 every reader takes either.
 """
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from itertools import chain
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +32,11 @@ from .minhash import band_keys
 from .sketch_cache import SketchCache
 
 _FLOOR = "floor"
-TIME_CHUNK = 256
+# Every article rewrites its time bucket's open chunk. In the worker that is a RocksDB put of
+# the pickled ids: at 256 a chunk averaged ~4 kB per article, flushes and compactions followed,
+# and every other read of the derived stores slowed; at 16 the index took 146 µs per article
+# against 165 µs over 20k generated articles (/tmp/x/idxlocal.py in session 13's note).
+TIME_CHUNK = 16
 # Decoded sketches of the newest originals kept in memory: every article that shares a band
 # with an original reads its record and decodes its sketch, ~6 times per article over 20k
 # generated ones. 20k entries of a 128-value sketch hold ~15 MB, whatever the retention.
@@ -94,16 +98,18 @@ class DedupIndex:
         if stored is not None:
             return Decision(*stored["d"])
         exact_keys = _exact_keys(fp)
-        decision = self._exact_match(exact_keys)
+        # Each key's root, read once for the lookup and for the insert.
+        exact_roots = [self._root_of(held) for held in get_many(self.exact, exact_keys, None)]
+        decision = _exact_match(exact_roots)
         buckets: dict[str, Any] = {}
         sketch = None
         if decision is None and fp.bands:
-            # Read and decoded once, for the lookup and for the insert: each read is a RocksDB get.
-            buckets = {key: self.buckets.get(key, ()) for key in fp.bands}
+            # Read and decoded once, for the lookup and for the insert.
+            buckets = dict(zip(fp.bands, get_many(self.buckets, fp.bands, ())))
             sketch = fp.decoded_sketch()
             decision = self._near_match(fp, sketch, buckets)
         decision = decision or UNIQUE
-        self._insert(fp, exact_keys, decision, now, buckets, sketch)
+        self._insert(fp, dict(zip(exact_keys, exact_roots)), decision, now, buckets, sketch)
         return decision
 
     def expire(self, now: float) -> int:
@@ -168,13 +174,6 @@ class DedupIndex:
         for key, ids in pending.items():
             self.buckets[key] = (*self.buckets.get(key, ()), *ids)[-keep:]
 
-    def _exact_match(self, exact_keys: list[str]) -> Decision | None:
-        for key in exact_keys:
-            root = self._root_of(self.exact.get(key))
-            if root is not None:
-                return Decision("duplicate", "exact", root, 1.0)
-        return None
-
     def _near_match(self, fp: Fingerprint, sketch: Any, buckets: dict[str, Any]) -> Decision | None:
         """`sketch`: `fp`'s, decoded; `buckets`: the stored ids under each of `fp`'s band keys."""
         cache, config = self._sketches, self.config
@@ -217,17 +216,18 @@ class DedupIndex:
         record = self.docs.get(article_id) if article_id is not None else None
         return None if record is None else record["r"]
 
-    def _insert(self, fp: Fingerprint, exact_keys: list[str], decision: Decision, now: float,
+    def _insert(self, fp: Fingerprint, exact_roots: dict[str, str | None], decision: Decision, now: float,
                 buckets: dict[str, Any], sketch: Any) -> None:
-        """`exact_keys`, `buckets` and `sketch`: as made, read and decoded for the decision
-        (the last two set whenever the article is an original with bands)."""
+        """`exact_roots` (each exact key's root, None when unclaimed), `buckets` and `sketch`: as
+        read and decoded for the decision (the last two set whenever the article is an original
+        with bands)."""
         original = decision.status == "unique"
         with_sketch = original and bool(fp.bands)
         self.docs[fp.article_id] = _record(fp, decision, now, with_sketch)
         if with_sketch:
             self._sketches.put(fp.article_id, sketch, fp.shingle_count, fp.article_id)
-        for key in exact_keys:
-            if self._root_of(self.exact.get(key)) is None:
+        for key, root in exact_roots.items():
+            if root is None:
                 self.exact[key] = fp.article_id
         if original and fp.bands:
             keep = self.config.bucket_capacity - 1
@@ -254,8 +254,8 @@ class DedupIndex:
         slot = str(max(number, floor))
         count = self.times.get(slot, 0)
         chunk = f"{slot}:{count // TIME_CHUNK}"
-        self.times[chunk] = (*self.times.get(chunk, ()), article_id)
-        self.times[slot] = count + 1
+        # One call: a RocksDB mapping writes both keys in one batch.
+        self.times.update({chunk: (*self.times.get(chunk, ()), article_id), slot: count + 1})
 
     def _forget(self, article_id: str) -> int:
         record = self.docs.pop(article_id, None)
@@ -276,6 +276,23 @@ class DedupIndex:
             if self.exact.get(key) == article_id:
                 del self.exact[key]
         return 1
+
+
+def _exact_match(exact_roots: list[str | None]) -> Decision | None:
+    """An exact duplicate of the first claimed key's root, if any key is claimed."""
+    for root in exact_roots:
+        if root is not None:
+            return Decision("duplicate", "exact", root, 1.0)
+    return None
+
+
+def get_many(mapping: MutableMapping[str, Any], keys: Sequence[str], default: Any) -> list[Any]:
+    """`mapping`'s values of `keys` in order, `default` where missing: in one call when the
+    mapping offers `get_many` (a RocksDB store reads them in one multi-get)."""
+    many = getattr(mapping, "get_many", None)
+    if many is not None:
+        return many(list(keys), default)
+    return [mapping.get(key, default) for key in keys]
 
 
 def _record(fp: Fingerprint, decision: Decision, now: float, with_sketch: bool) -> dict[str, Any]:
