@@ -57,6 +57,9 @@ app = faust.App(
 )
 
 
+faust_fixes.set_fetch_max_wait(app, settings.fetch_max_wait_ms)
+
+
 def highwater(tp) -> int | None:
     """This worker's consumer's highwater of `tp`: None when it is not assigned here, no fetch
     of it has answered yet, or the consumer is not running."""

@@ -1,7 +1,8 @@
 """Workarounds for faust-streaming, applied once, by `service.app`: races that lose messages,
 a commit that can pass unsent table writes, a producer that writes a batch twice when a response
 is lost, and a producer-buffer limit that floods the log. Also: holding partitions' fetches
-safely. `apply` also applies `service.aiokafka_fixes`, for the clients Faust makes.
+safely, and a shorter wait for an empty fetch. `apply` also applies `service.aiokafka_fixes`,
+for the clients Faust makes.
 
 At the end of table recovery (and of every rebalance) faust's `Recovery.on_recovery_completed`
 resumes the stream partitions, awaits `consumer.perform_seek()`, then calls
@@ -59,6 +60,15 @@ Holding partitions: `hold_fetching` stops fetching some partitions until `releas
 partition that were already polled when it was paused (its poll loop skips records of inactive
 partitions); a held partition is marked as faust marks one whose stream buffer is full, so those
 records are delivered, and faust's own "buffer drained" does not resume a held partition.
+
+How long a fetch may wait: faust creates its consumer with `fetch_max_wait_ms=1500`, and aiokafka
+sends at most one fetch per broker at a time, leaving out partitions whose last records are not
+yet consumed. While the dedup agent worked through the requests it had, the fetch in flight
+asked only for the raw partitions; once those were drained (or held, see above) the broker kept
+it for 1.5 s, and the dedup partition's next records waited behind it. py-spy dumps of a worker
+draining 20k messages found both of its threads in `select` 17 times in 25, and it used 55-60 %
+of a core. `set_fetch_max_wait` gives the consumer a shorter wait (`fetch_max_wait_ms`); with
+20 ms the same drain went from 248 to 407 articles/s at 100 % of a core.
 """
 
 import asyncio
@@ -80,6 +90,7 @@ _ORIGINAL_FLUSH = ProducerBuffer.flush
 _ORIGINAL_SETTINGS_EXTRA = Producer._settings_extra
 _ORIGINAL_ON_BUFFER_DROP = Consumer.on_buffer_drop
 _ORIGINAL_SEEK_TO_COMMITTED = AIOKafkaConsumerThread.seek_to_committed
+_ORIGINAL_CREATE_WORKER_CONSUMER = AIOKafkaConsumerThread._create_worker_consumer
 IDEMPOTENT = {"acks": "all", "enable_idempotence": True}
 
 _ORIGINALS = {
@@ -187,6 +198,21 @@ def release_fetching(consumer: Consumer) -> None:
     held.clear()
 
 
+def set_fetch_max_wait(app, milliseconds: int) -> None:
+    """Make `app`'s stream consumer ask the broker to hold an empty fetch at most this long
+    (faust fixes it at 1,500 ms); call before the app starts."""
+    app.__dict__["newsflow_fetch_max_wait_ms"] = milliseconds
+
+
+def _create_worker_consumer_with_fetch_wait(self: AIOKafkaConsumerThread, transport):
+    consumer = _ORIGINAL_CREATE_WORKER_CONSUMER(self, transport)
+    wait = self.app.__dict__.get("newsflow_fetch_max_wait_ms")
+    if wait is not None:
+        # Read by AIOKafkaConsumer.start() when it builds its fetcher.
+        consumer._fetch_max_wait_ms = wait
+    return consumer
+
+
 def _buffer_drained_unless_held(self: Consumer, tp) -> None:
     if tp not in self.__dict__.get("newsflow_held", ()):
         _ORIGINAL_ON_BUFFER_DROP(self, tp)
@@ -204,6 +230,8 @@ def apply() -> None:
         ProducerBuffer._send_pending = _send_pending_counted
     if AIOKafkaConsumerThread.seek_to_committed is _ORIGINAL_SEEK_TO_COMMITTED:
         AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_start
+    if AIOKafkaConsumerThread._create_worker_consumer is _ORIGINAL_CREATE_WORKER_CONSUMER:
+        AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer_with_fetch_wait
     if Consumer.on_buffer_drop is _ORIGINAL_ON_BUFFER_DROP:
         Consumer.on_buffer_drop = _buffer_drained_unless_held
     if Producer._settings_extra is _ORIGINAL_SETTINGS_EXTRA:

@@ -26,10 +26,12 @@ def build_app(settings: Settings, source: str, sink: str):
     import faust
 
     # Importing service.app applies newsflow's Faust fixes and builds (never starts) its app.
+    from service import faust_fixes
     from service.app import app_options
 
     app = faust.App(f"{settings.app_id}-faust-hop", **app_options(settings), autodiscover=False, web_enabled=False,
                     store="memory://", datadir=str(settings.data_dir / "faust-hop"))
+    faust_fixes.set_fetch_max_wait(app, settings.fetch_max_wait_ms)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     source_topic, sink_topic = app.topic(source, **raw), app.topic(sink, **raw)
 

@@ -43,6 +43,38 @@ def test_the_worker_producer_is_idempotent_outside_transactions():
     assert faust_fixes._ORIGINAL_SETTINGS_EXTRA(app.producer) == {}  # what faust itself asks for
 
 
+def test_the_worker_s_stream_consumer_waits_for_an_empty_fetch_as_configured(monkeypatch):
+    """faust builds its consumer with fetch_max_wait_ms=1500 (see the fix's note in
+    service.faust_fixes); the app module sets the worker's from the settings."""
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    from service.app import app, settings
+    from service.settings import Settings
+
+    assert AIOKafkaConsumerThread._create_worker_consumer is faust_fixes._create_worker_consumer_with_fetch_wait
+    assert "fetch_max_wait_ms=1500" in inspect.getsource(faust_fixes._ORIGINAL_CREATE_WORKER_CONSUMER)
+    # The client reads the attribute when it starts and builds its fetcher.
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+    made = []
+    monkeypatch.setattr(faust_fixes, "_ORIGINAL_CREATE_WORKER_CONSUMER",
+                        lambda thread, transport: made.append(SimpleNamespace(_fetch_max_wait_ms=1500)) or made[-1])
+
+    def wait_of(faust_app) -> int:
+        thread = SimpleNamespace(app=faust_app)
+        return faust_fixes._create_worker_consumer_with_fetch_wait(thread, transport=None)._fetch_max_wait_ms
+
+    assert Settings.model_fields["fetch_max_wait_ms"].default == 20
+    assert wait_of(app) == settings.fetch_max_wait_ms
+    other = SimpleNamespace()
+    assert wait_of(other) == 1500  # faust's own, where nobody asked for another
+    faust_fixes.set_fetch_max_wait(other, 7)
+    assert wait_of(other) == 7 and len(made) == 3
+
+
 def test_flow_is_stopped_before_the_original_runs():
     calls = []
 
