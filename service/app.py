@@ -37,6 +37,7 @@ def app_options(settings: Settings) -> dict[str, Any]:
         producer_max_request_size=max(settings.max_message_bytes, settings.producer_batch_bytes),
         producer_linger=settings.producer_linger_ms / 1000,
         producer_max_batch_size=settings.producer_batch_bytes,
+        producer_compression_type=None if settings.producer_compression == "none" else settings.producer_compression,
         consumer_max_fetch_size=settings.max_message_bytes,
         broker_max_poll_records=POLL_RECORDS,
         logging_config=None,

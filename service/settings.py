@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     producer_batch_bytes: int = Field(
         1024 * 1024, ge=16 * 1024, description="Largest batch of records per partition the worker's producer sends."
     )
+    # On one host it changed nothing measurable (20k drains: lz4 379 and 340/s, none 372 and
+    # 379/s); across a network it saves bytes (generated outcomes: lz4 2.8x, zstd 4.9x smaller).
+    producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "none", description="Codec of the worker's record batches (outcomes, dedup requests, changelogs).",
+    )
     # Faust asks the broker to hold each fetch up to 1.5 s when it has no data, and the client
     # sends one fetch at a time per broker: a fetch waiting on partitions at their end (the raw
     # topic, drained) kept the dedup partition's next fetch back, and the worker sat idle ~40 %

@@ -54,3 +54,40 @@ def test_every_message_reaches_exactly_one_outcome(settings_factory, start_worke
             assert topic == names.invalid
             assert event["error"]["code"] == expected_kind[pos]
     assert sum(1 for k in expected_kind.values() if k == "too_large") == 5
+
+
+COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")
+
+
+def test_raw_records_compressed_by_their_producer_reach_an_outcome(settings_factory, start_worker):
+    """Crawlers' Kafka clients often compress their batches: the worker must read every codec
+    Kafka has (aiokafka decodes all but gzip with cramjam, a dependency for that reason). This
+    worker also compresses what it writes (NEWSFLOW_PRODUCER_COMPRESSION), changelogs included."""
+    from service.producer import make_producer
+
+    settings = settings_factory(producer_compression="zstd")
+    names = TopicNames.from_settings(settings)
+    start_worker(settings)
+    ids: dict[tuple[int, int], str] = {}
+
+    async def send_all() -> None:
+        for number, compression in enumerate(COMPRESSIONS):
+            producer = make_producer(settings, compression_type=compression)
+            await producer.start()
+            try:
+                for i in range(5):
+                    article_id = f"{compression}-{i}"
+                    body = random_text(1000 + 10 * number + i, 120)
+                    sent = await producer.send_and_wait(names.raw, raw_bytes(id=article_id, body=body,
+                                                                  url=f"https://c.example/{article_id}"),
+                                                        key=article_id.encode())
+                    ids[(sent.partition, sent.offset)] = article_id
+            finally:
+                await producer.stop()
+
+    asyncio.run(send_all())
+    log = asyncio.run(collect_outcomes(settings, set(ids), timeout=120))
+    assert not log.missing, f"{len(log.missing)} compressed messages have no outcome"
+    outcomes = {pos: (topic, codec.loads(value)) for pos, (topic, _, value) in log.first().items()}
+    assert {pos: (topic, event["id"]) for pos, (topic, event) in outcomes.items()} == {
+        pos: (names.enriched, article_id) for pos, article_id in ids.items()}

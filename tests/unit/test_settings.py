@@ -193,3 +193,17 @@ def test_the_password_never_shows_in_settings_credentials_or_config(monkeypatch)
     assert "NEWSFLOW_KAFKA_SASL_USERNAME" in result.output and "newsflow" in result.output
     password_line = next(line for line in result.output.splitlines() if "NEWSFLOW_KAFKA_SASL_PASSWORD" in line)
     assert "**********" in password_line and SECRET not in result.output
+
+
+@pytest.mark.parametrize(("compression", "faust_option"), [("none", None), ("lz4", "lz4"), ("zstd", "zstd")])
+def test_the_worker_s_producer_compression_reaches_faust(compression, faust_option):
+    from service.app import app_options
+
+    assert Settings().producer_compression == "none"
+    assert app_options(Settings(producer_compression=compression))["producer_compression_type"] == faust_option
+
+
+def test_an_unknown_compression_is_rejected_clearly(monkeypatch):
+    monkeypatch.setenv("NEWSFLOW_PRODUCER_COMPRESSION", "brotli")
+    with pytest.raises(ValidationError, match="producer_compression"):
+        Settings()
