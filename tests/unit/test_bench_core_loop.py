@@ -113,3 +113,39 @@ def test_stage_run_takes_turns_and_each_side_files_every_article_once_in_order(s
         assert warm_up == list(range(40))
         assert rounds == [list(range(articles))] * 2
         assert len(result[side]["round_seconds"]) == 2 and result[side]["articles_per_second"] > 0
+
+
+def test_stage_rounds_run_with_the_harness_out_of_the_collector_s_view(stages, messages, monkeypatch):
+    """Full collections during a timed turn must not scan what the harness holds (they are
+    charged to whichever side triggers them); the warm-up is untimed and the heap is restored."""
+    import gc
+
+    tagger, rules, entities, themes, stop = stages
+    frozen_at: dict[str, list[int]] = {"core": [], "reference": []}
+
+    def recorder(side):
+        def make(*args):
+            return lambda article, n: frozen_at[side].append(gc.get_freeze_count())
+        return make
+
+    monkeypatch.setattr(core_loop, "_ours", recorder("core"))
+    monkeypatch.setattr(core_loop, "_theirs", recorder("reference"))
+    monkeypatch.setattr(core_loop, "STAGE_TURN", 40)
+    held = [[] for _ in range(1000)]  # tracked objects, as the suite's live ones
+    flash = core_loop.FlashtextTagger(entities, themes, stop)
+    result = core_loop.stage_run(messages, tagger, flash, threshold=0.3, rounds=2)
+    for side in ("core", "reference"):
+        warm_up, timed = frozen_at[side][:40], frozen_at[side][40:]
+        assert len(timed) == 2 * result["articles"]
+        assert set(warm_up) == {0} and min(timed) > len(held)
+    assert gc.get_freeze_count() == 0
+
+
+def test_harness_frozen_unfreezes_when_the_timed_code_raises():
+    import gc
+
+    with pytest.raises(ZeroDivisionError):
+        with core_loop.harness_frozen():
+            assert gc.get_freeze_count() > 0
+            1 / 0
+    assert gc.get_freeze_count() == 0
