@@ -1,6 +1,7 @@
 """Starting the Faust worker with newsflow's settings."""
 
 import asyncio
+import gc
 import importlib
 import logging
 import os
@@ -33,8 +34,23 @@ def run_worker(settings: Settings) -> None:
     for module in app.conf.autodiscover:
         import_all(module)
     app.discover()
+    freeze_startup_heap()
     worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
+
+
+def freeze_startup_heap() -> int:
+    """Collect once, then move everything alive (modules, the knowledge base, the tagger, rules,
+    Faust's app) out of the garbage collector's view; returns how many objects that froze.
+
+    Why: every full collection scans every tracked object, and these ~210k are never garbage.
+    A draining worker ran a full collection every ~28 s that freed nothing and stopped the
+    event loop for ~110 ms each time (a gc callback in a worker draining 60,000 articles).
+    Objects made later (state, messages) are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def import_all(package: str) -> None:
