@@ -417,10 +417,15 @@ def _latency_window_lines(latency: dict[str, Any]) -> list[str]:
     spans = latency.get("windows")
     if not spans:
         return []
-    return ["- Latency by when the article was sent (p50 / max, and in brackets the p50 of the worker's part, "
-            "raw record to outcome record; seconds): " + ", ".join(
-                f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s {w['p50']:.2f} / {w['max']:.2f} ({w['worker_p50']:.2f})"
-                for w in spans) + "."]
+    return ["- Latency by when the article was sent (p50 / max, and in brackets the worker's part, "
+            "raw record to outcome record, p50 / max; seconds): " + ", ".join(
+                f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s {w['p50']:.2f} / {w['max']:.2f} "
+                f"({w['worker_p50']:.2f}{_worker_max(w)})" for w in spans) + "."]
+
+
+def _worker_max(window: dict[str, Any]) -> str:
+    # Runs before the worker's max was recorded have only its p50.
+    return f" / {window['worker_max']:.2f}" if "worker_max" in window else ""
 
 
 def _profile_lines(profiled: dict[str, Any] | None) -> list[str]:

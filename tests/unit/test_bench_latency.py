@@ -39,10 +39,13 @@ def test_summary_orders_the_tail():
 
 def test_windows_group_latencies_by_when_the_article_was_sent():
     # Sent at 100.0-129.9 s: a stall hits the articles sent in the second window only.
-    samples = [(100 + k / 10, 5.0 if 110 <= 100 + k / 10 < 120 else 0.1, 0.05) for k in range(300)]
+    # One article of the last window held 0.9 s in the worker.
+    samples = [(100 + k / 10, 5.0 if 110 <= 100 + k / 10 < 120 else 0.1, 0.9 if k == 250 else 0.05)
+               for k in range(300)]
     result = windows(samples, 10)
     assert [w["from"] for w in result] == [0, 10, 20]
     assert [w["count"] for w in result] == [100, 100, 100]
     assert [w["p50"] for w in result] == [0.1, 5.0, 0.1]
     assert [w["worker_p50"] for w in result] == [0.05, 0.05, 0.05]
+    assert [w["worker_max"] for w in result] == [0.05, 0.05, 0.9]
     assert windows([]) == []

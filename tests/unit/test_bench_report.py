@@ -103,7 +103,11 @@ def test_markdown_shows_latency_by_when_sent():
     latency = {**make_result()["latency"], "windows": [{"from": 0, "count": 10, "p50": 0.05, "max": 0.1, "worker_p50": 0.04},
                                                        {"from": 10, "count": 10, "p50": 3.2, "max": 4.25, "worker_p50": 3.1}]}
     text = report.markdown(make_result(latency=latency), "benchmarks.png")
+    # A run from before the worker's max was recorded shows its p50 alone.
     assert "seconds): 0-10 s 0.05 / 0.10 (0.04), 10-20 s 3.20 / 4.25 (3.10)." in text
+    latency["windows"][1]["worker_max"] = 0.21
+    text = report.markdown(make_result(latency=latency), "benchmarks.png")
+    assert "seconds): 0-10 s 0.05 / 0.10 (0.04), 10-20 s 3.20 / 4.25 (3.10 / 0.21)." in text
 
 
 def test_json_chart_and_docs_are_written(tmp_path):
