@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import random
 import re
 import shutil
 import signal
@@ -273,10 +274,39 @@ def _cluster_id() -> str:
             return cluster_id
 
 
+# Ports handed out by free_port() start here, above the well-known services.
+PORT_FLOOR = 20_000
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes outgoing connections' local ports from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now (for brokers and workers of tests
-    and benchmarks)."""
-    with socket.socket() as s:
+    """A TCP port on 127.0.0.1 that nothing uses now (for brokers and workers of tests and
+    benchmarks), below the kernel's ephemeral range.
+
+    Why below: any outgoing connection may take a free ephemeral port as its local port at any
+    moment, and brokers and workers are restarted on the ports they were given. A chaos test's
+    worker, restarted after a SIGKILL on its web port (picked by binding port 0, so in that
+    range), once found it taken and exited."""
+    low, _ = ephemeral_ports()
+    if low - PORT_FLOOR >= 1000:
+        rng = random.SystemRandom()
+        for _ in range(100):
+            port = rng.randrange(PORT_FLOOR, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket() as s:  # an unusual range: whatever the kernel offers
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

@@ -39,3 +39,34 @@ def test_cluster_ids_never_look_like_options():
 
     ids = [_cluster_id() for _ in range(2000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids) and len(set(ids)) == 2000
+
+
+def test_free_ports_lie_below_the_ephemeral_range_and_can_be_bound():
+    import socket
+
+    from service.kafka_local import PORT_FLOOR, ephemeral_ports, free_port
+
+    low, high = ephemeral_ports()
+    assert PORT_FLOOR < low <= high
+    ports = {free_port() for _ in range(20)}
+    assert len(ports) > 1  # drawn, not one fixed port
+    for port in ports:
+        assert PORT_FLOOR <= port < low
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+
+
+def test_free_port_skips_a_port_in_use(monkeypatch):
+    import socket
+
+    from service import kafka_local
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        taken = held.getsockname()[1]
+        held.listen()
+        other = taken + 1 if taken < 65535 else taken - 1
+        picks = iter([taken, taken, other])
+        monkeypatch.setattr(kafka_local, "ephemeral_ports", lambda: (65535, 65535))
+        monkeypatch.setattr(kafka_local.random.SystemRandom, "randrange", lambda self, a, b: next(picks))
+        assert kafka_local.free_port() == other
