@@ -8,12 +8,15 @@ all that a consumer of the outcome topics waits, batching and fetching included.
 
 import asyncio
 import math
+import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from service import codec
 from service.consumer import end_offsets, read
+from service.bench.worker import cpu_seconds
 from service.generate import Generated
 from service.producer import make_producer
 from service.settings import Settings
@@ -60,6 +63,51 @@ def windows(samples: Sequence[tuple[float, float, float]], seconds: float = WIND
             for k, group in sorted(grouped.items())]
 
 
+# The processes' and the machine's CPU are read this often during the paced load.
+CPU_SAMPLE_SECONDS = 1.0
+
+
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds this machine has spent so far, all cores: "busy" (neither idle nor waiting on
+    I/O) and "steal" (taken by the hypervisor for other tenants), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick}
+
+
+def cpu_now(pids: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process, and the machine's busy and stolen seconds."""
+    return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, **machine_cpu()}
+
+
+def cpu_windows(samples: Sequence[tuple[float, dict[str, float]]], first: float,
+                seconds: float = WINDOW_SECONDS) -> dict[int, dict[str, float]]:
+    """Cores each counter used in each window of `seconds` from `first` (a window's start, in
+    seconds, to {name: CPU seconds per second}), from (wall time, cumulative CPU seconds) samples
+    in time order; each interval between two samples counts in the window of its midpoint."""
+    used: dict[int, dict[str, float]] = {}
+    wall: dict[int, float] = {}
+    for (t0, before), (t1, after) in zip(samples, samples[1:]):
+        if t1 <= t0:
+            continue
+        window = int(((t0 + t1) / 2 - first) // seconds) * int(seconds)
+        wall[window] = wall.get(window, 0.0) + t1 - t0
+        totals = used.setdefault(window, {})
+        for name, value in after.items():
+            totals[name] = totals.get(name, 0.0) + max(0.0, value - before.get(name, value))
+    return {window: {name: round(total / wall[window], 3) for name, total in totals.items()}
+            for window, totals in sorted(used.items()) if window >= 0}
+
+
+async def sample_cpu(pids: Mapping[str, int], into: list[tuple[float, dict[str, float]]],
+                     interval: float = CPU_SAMPLE_SECONDS) -> None:
+    """Append (wall time, `cpu_now(pids)`) to `into` every `interval` seconds until cancelled."""
+    while True:
+        into.append((time.time(), cpu_now(pids)))
+        await asyncio.sleep(interval)
+
+
 async def paced_send(settings: Settings, topic: str, messages: Iterator[Generated], rate: float,
                      seconds: float) -> int:
     """Send `rate` messages a second for `seconds`; returns how many were sent."""
@@ -82,9 +130,11 @@ async def paced_send(settings: Settings, topic: str, messages: Iterator[Generate
 
 
 async def measure(settings: Settings, messages: Iterator[Generated], rate: float, seconds: float,
-                  drain_timeout: float = 60.0) -> dict[str, Any]:
+                  drain_timeout: float = 60.0, watch: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Latency of every outcome of `rate`×`seconds` new messages, and how many never arrived
-    within `drain_timeout` of the last send."""
+    within `drain_timeout` of the last send. `watch`: processes (name to pid) whose CPU, with
+    the machine's, is reported for each window, so a window's tail can be set against what
+    else ran (this process is always watched, as "bench")."""
     names = TopicNames.from_settings(settings)
     start = await end_offsets(settings, names.outcomes())
     samples: list[tuple[float, float, float]] = []  # (sent at, latency, worker's part), see `windows`
@@ -103,9 +153,18 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
 
     reader = read(settings, names.outcomes(), on_message, start=start, follow=True,
                   timeout=READER_START_SECONDS + seconds + drain_timeout, until=lambda: bool(sent) and len(samples) >= sent[0])
-    await asyncio.gather(reader, send())
+    cpu: list[tuple[float, dict[str, float]]] = []
+    sampler = asyncio.create_task(sample_cpu({**(watch or {}), "bench": os.getpid()}, cpu))
+    try:
+        await asyncio.gather(reader, send())
+    finally:
+        sampler.cancel()
+    cpu.append((time.time(), cpu_now({**(watch or {}), "bench": os.getpid()})))
     result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(samples)}
     if samples:
         result.update(summary([latency for _, latency, _ in samples]))
         result["windows"] = windows(samples)
+        cores = cpu_windows(cpu, min(sample[0] for sample in samples))
+        for window in result["windows"]:
+            window["cpu"] = cores.get(int(window["from"]), {})
     return result

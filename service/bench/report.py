@@ -410,6 +410,7 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         *_hop_lines(result),
         "- RSS: " + ", ".join(f"{int(k):,} articles {v:.0f} MB" for k, v in sorted(worker["rss_mb"].items(), key=lambda kv: int(kv[0]))),
         *_latency_window_lines(result.get("latency", {})),
+        *_cpu_window_lines(result.get("latency", {})),
     ]
 
 
@@ -421,6 +422,19 @@ def _latency_window_lines(latency: dict[str, Any]) -> list[str]:
             "raw record to outcome record, p50 / max; seconds): " + ", ".join(
                 f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s {w['p50']:.2f} / {w['max']:.2f} "
                 f"({w['worker_p50']:.2f}{_worker_max(w)})" for w in spans) + "."]
+
+
+def _cpu_window_lines(latency: dict[str, Any]) -> list[str]:
+    spans = [w for w in latency.get("windows", []) if w.get("cpu")]
+    if not spans:
+        return []  # runs from before the CPU was sampled
+    names = [n for n in ("worker", "broker", "bench", "busy", "steal") if any(n in w["cpu"] for w in spans)]
+    labels = {"worker": "worker", "broker": "broker", "bench": "this process", "busy": "machine busy",
+              "steal": "stolen by the hypervisor"}
+    return ["- CPU during the paced load by window, in cores (" + " / ".join(labels[n] for n in names) + "): "
+            + ", ".join(f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s "
+                        + " / ".join(f"{w['cpu'][n]:.2f}" if n in w["cpu"] else "n/a" for n in names)
+                        for w in spans) + "."]
 
 
 def _worker_max(window: dict[str, Any]) -> str:

@@ -79,11 +79,12 @@ class Phases:
 
 @contextmanager
 def broker(settings: Settings, data_dir: Path,
-           on_progress: Callable[[str], None]) -> Iterator[tuple[Settings, str, str]]:
-    """Settings that reach a broker, what it is and its Kafka version: the configured one when
-    NEWSFLOW_KAFKA_BOOTSTRAP was set, else a local broker of our own, stopped and removed after."""
+           on_progress: Callable[[str], None]) -> Iterator[tuple[Settings, str, str, int | None]]:
+    """Settings that reach a broker, what it is, its Kafka version and its process id (None when
+    not ours): the configured one when NEWSFLOW_KAFKA_BOOTSTRAP was set, else a local broker of
+    our own, stopped and removed after."""
     if "kafka_bootstrap" in settings.model_fields_set:
-        yield settings, f"existing cluster at {settings.kafka_bootstrap}", "not known (existing cluster)"
+        yield settings, f"existing cluster at {settings.kafka_bootstrap}", "not known (existing cluster)", None
         return
     local = LocalKafka(settings.model_copy(update={
         "kafka_port": free_port(), "kafka_controller_port": free_port(), "kafka_data_dir": data_dir,
@@ -91,7 +92,8 @@ def broker(settings: Settings, data_dir: Path,
     on_progress(f"starting Kafka {local.version} on {local.bootstrap}")
     local.start()
     try:
-        yield local.client_settings(), f"local, KRaft, one node, heap {settings.kafka_heap}", kafka_version()
+        yield (local.client_settings(), f"local, KRaft, one node, heap {settings.kafka_heap}", kafka_version(),
+               local.running_pid())
     finally:
         local.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -108,11 +110,11 @@ def run(settings: Settings, quick: bool, out: Path, command: str, count: int | N
     core = core_loop.run(scale.core_messages, scale.rounds, SEED, DUP_RATE, INVALID_RATE, on_progress)
     phases.done("core loop and reference")
     try:
-        with broker(settings, out / "kafka", on_progress) as (connected, broker_label, kafka):
+        with broker(settings, out / "kafka", on_progress) as (connected, broker_label, kafka, broker_pid):
             phases.done("broker start")
             connected = isolated(connected, "bench").model_copy(
                 update={"web_port": free_port(), "data_dir": out / "state"})
-            measured = _on_broker(connected, scale, out, phases, on_progress)
+            measured = _on_broker(connected, scale, out, phases, on_progress, broker_pid)
         phases.done("broker stop")
     except KafkaError as e:
         done = ", ".join(phases.seconds) or "nothing"
@@ -139,7 +141,7 @@ def run(settings: Settings, quick: bool, out: Path, command: str, count: int | N
 
 
 def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
-               on_progress: Callable[[str], None]) -> dict[str, Any]:
+               on_progress: Callable[[str], None], broker_pid: int | None) -> dict[str, Any]:
     names = TopicNames.from_settings(settings)
     asyncio.run(ensure_topics(settings))
     on_progress(f"pushing {scale.backlog:,} generated messages onto {names.raw}")
@@ -162,7 +164,8 @@ def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
         phases.done("worker start and drain")
         rate = LOAD_SHARE * drained["articles_per_second"]
         on_progress(f"paced load at {rate:,.0f}/s for {scale.latency_seconds:.0f} s")
-        lat = asyncio.run(latency.measure(settings, fresh, rate, scale.latency_seconds))
+        lat = asyncio.run(latency.measure(settings, fresh, rate, scale.latency_seconds,
+                                          watch={"worker": worker.proc.pid, **({"broker": broker_pid} if broker_pid else {})}))
         phases.done("latency")
     finally:
         worker.stop()

@@ -34,6 +34,10 @@ def test_the_suite_measures_everything_and_writes_its_report(settings_factory, t
     spans = result["latency"]["windows"]
     assert sum(w["count"] for w in spans) == result["latency"]["received"]
     assert all(0 <= w["worker_p50"] <= w["worker_max"] <= w["max"] for w in spans)
+    # The worker, the bench and the machine were sampled through the paced load; the broker is
+    # the tests' own, not the suite's, so its process is not watched.
+    assert all(w["cpu"]["worker"] > 0 and w["cpu"]["bench"] > 0 and w["cpu"]["busy"] > 0 for w in spans)
+    assert all("broker" not in w["cpu"] for w in spans)
     profiled = result["profile"]
     assert "error" not in profiled, profiled
     assert profiled["samples"] > 0 and profiled["messages"] == PROFILED

@@ -108,6 +108,13 @@ def test_markdown_shows_latency_by_when_sent():
     latency["windows"][1]["worker_max"] = 0.21
     text = report.markdown(make_result(latency=latency), "benchmarks.png")
     assert "seconds): 0-10 s 0.05 / 0.10 (0.04), 10-20 s 3.20 / 4.25 (3.10 / 0.21)." in text
+    assert "CPU during the paced load" not in text  # runs from before it was sampled
+    latency["windows"][0]["cpu"] = {"worker": 0.5, "bench": 0.04, "busy": 0.9, "steal": 0.0}
+    latency["windows"][1]["cpu"] = {"worker": 0.2, "broker": 1.1, "bench": 0.05, "busy": 1.6, "steal": 0.3}
+    text = report.markdown(make_result(latency=latency), "benchmarks.png")
+    assert ("CPU during the paced load by window, in cores (worker / broker / this process / machine busy / "
+            "stolen by the hypervisor): 0-10 s 0.50 / n/a / 0.04 / 0.90 / 0.00, "
+            "10-20 s 0.20 / 1.10 / 0.05 / 1.60 / 0.30.") in text
 
 
 def test_json_chart_and_docs_are_written(tmp_path):
