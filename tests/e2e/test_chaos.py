@@ -5,14 +5,13 @@ consistent), dedup decisions must agree across repeats, and no alert update may 
 The figures are printed; `newsflow bench chaos` runs the same scenario at other sizes.
 """
 
-import shutil
 import uuid
 
 import pytest
 
 from service.bench.chaos import run_chaos
 from service.settings import Settings
-from tests.support.broker import REQUIRE_BROKER, free_port
+from tests.support.broker import free_port, need_java_and_maven
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +19,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def chaos_settings():
     # The scenario restarts its broker, so it runs one of its own rather than the session's.
-    if not (shutil.which("java") and shutil.which("mvn")):
-        message = "chaos needs java and mvn to run a broker of its own"
-        if REQUIRE_BROKER:
-            pytest.fail(message)
-        pytest.skip(message)
+    need_java_and_maven("chaos")
     tag = uuid.uuid4().hex[:8]
     return Settings(
         kafka_port=free_port(), kafka_controller_port=free_port(), kafka_heap="768m",

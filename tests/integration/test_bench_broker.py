@@ -1,7 +1,6 @@
 """The benchmark's own broker: started, identified by its process (so the paced load can
 sample its CPU), stopped and removed after."""
 
-import shutil
 
 import pytest
 
@@ -9,16 +8,12 @@ from service.bench import suite
 from service.bench.worker import cpu_seconds
 from service.kafka_local import _alive, _is_kafka
 from service.settings import Settings
-from tests.support.broker import REQUIRE_BROKER
+from tests.support.broker import need_java_and_maven
 
 
 @pytest.mark.timeout(240)
 def test_the_suite_s_local_broker_is_yielded_with_its_process_id(tmp_path):
-    if not (shutil.which("java") and shutil.which("mvn")):
-        message = "this test needs java and mvn to run a broker of its own"
-        if REQUIRE_BROKER:
-            pytest.fail(message)
-        pytest.skip(message)
+    need_java_and_maven("this test")
     with suite.broker(Settings(kafka_heap="512m"), tmp_path / "kafka", lambda m: None) as (connected, label, version, pid):
         assert label.startswith("local, KRaft") and version.startswith("4.")
         assert pid is not None and _is_kafka(pid) and cpu_seconds(pid) > 0

@@ -9,7 +9,6 @@ for 17 minutes across a broker restart before `push` had such a bound.
 
 import asyncio
 import os
-import shutil
 import signal
 
 import pytest
@@ -21,7 +20,7 @@ from service.kafka_local import LocalKafka
 from service.producer import push
 from service.settings import Settings
 from service.topic_names import TopicNames
-from tests.support.broker import REQUIRE_BROKER, free_port
+from tests.support.broker import free_port, need_java_and_maven
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +32,7 @@ ACK_TIMEOUT = 5.0
 @pytest.fixture
 def own_broker(tmp_path):
     # Frozen on purpose, so not the session's broker.
-    if not (shutil.which("java") and shutil.which("mvn")):
-        message = "this test needs java and mvn to run a broker of its own"
-        if REQUIRE_BROKER:
-            pytest.fail(message)
-        pytest.skip(message)
+    need_java_and_maven("this test")
     kafka = LocalKafka(Settings(kafka_port=free_port(), kafka_controller_port=free_port(),
                                 kafka_data_dir=tmp_path / "kafka", kafka_heap="512m"))
     kafka.start()

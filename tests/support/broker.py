@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 from service.admin import probe
 from service.kafka_local import free_port
 from service.settings import Settings
@@ -21,6 +23,16 @@ class Broker:
     bootstrap: str
     kind: str
     stop: Callable[[], None] = lambda: None
+
+
+def need_java_and_maven(what: str) -> None:
+    """Skip `what`, a test that runs a broker of its own, without java and mvn (fail instead
+    under NEWSFLOW_REQUIRE_BROKER, as CI sets it)."""
+    if not (shutil.which("java") and shutil.which("mvn")):
+        message = f"{what} needs java and mvn to run a broker of its own"
+        if REQUIRE_BROKER:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def _answers(bootstrap: str) -> bool:
