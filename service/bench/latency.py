@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from service import codec
-from service.consumer import end_offsets, read
 from service.bench.worker import cpu_seconds
+from service.consumer import end_offsets, read
 from service.generate import Generated
 from service.producer import make_producer
 from service.settings import Settings
