@@ -154,12 +154,13 @@ async def measure(settings: Settings, messages: Iterator[Generated], rate: float
     reader = read(settings, names.outcomes(), on_message, start=start, follow=True,
                   timeout=READER_START_SECONDS + seconds + drain_timeout, until=lambda: bool(sent) and len(samples) >= sent[0])
     cpu: list[tuple[float, dict[str, float]]] = []
-    sampler = asyncio.create_task(sample_cpu({**(watch or {}), "bench": os.getpid()}, cpu))
+    pids = {**(watch or {}), "bench": os.getpid()}
+    sampler = asyncio.create_task(sample_cpu(pids, cpu))
     try:
         await asyncio.gather(reader, send())
     finally:
         sampler.cancel()
-    cpu.append((time.time(), cpu_now({**(watch or {}), "bench": os.getpid()})))
+    cpu.append((time.time(), cpu_now(pids)))  # closes the last interval
     result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sent": sent[0], "received": len(samples)}
     if samples:
         result.update(summary([latency for _, latency, _ in samples]))

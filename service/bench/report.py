@@ -428,9 +428,9 @@ def _cpu_window_lines(latency: dict[str, Any]) -> list[str]:
     spans = [w for w in latency.get("windows", []) if w.get("cpu")]
     if not spans:
         return []  # runs from before the CPU was sampled
-    names = [n for n in ("worker", "broker", "bench", "busy", "steal") if any(n in w["cpu"] for w in spans)]
     labels = {"worker": "worker", "broker": "broker", "bench": "this process", "busy": "machine busy",
               "steal": "stolen by the hypervisor"}
+    names = [n for n in labels if any(n in w["cpu"] for w in spans)]
     return ["- CPU during the paced load by window, in cores (" + " / ".join(labels[n] for n in names) + "): "
             + ", ".join(f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s "
                         + " / ".join(f"{w['cpu'][n]:.2f}" if n in w["cpu"] else "n/a" for n in names)
