@@ -198,18 +198,21 @@ def release_fetching(consumer: Consumer) -> None:
     held.clear()
 
 
-def set_fetch_max_wait(app, milliseconds: int) -> None:
+def set_fetch_max_wait(app, milliseconds: int, min_bytes: int = 1) -> None:
     """Make `app`'s stream consumer ask the broker to hold an empty fetch at most this long
-    (faust fixes it at 1,500 ms); call before the app starts."""
+    (faust fixes it at 1,500 ms), or until `min_bytes` of records are there; call before the
+    app starts."""
     app.__dict__["newsflow_fetch_max_wait_ms"] = milliseconds
+    app.__dict__["newsflow_fetch_min_bytes"] = min_bytes
 
 
 def _create_worker_consumer_with_fetch_wait(self: AIOKafkaConsumerThread, transport):
     consumer = _ORIGINAL_CREATE_WORKER_CONSUMER(self, transport)
     wait = self.app.__dict__.get("newsflow_fetch_max_wait_ms")
     if wait is not None:
-        # Read by AIOKafkaConsumer.start() when it builds its fetcher.
+        # Both read by AIOKafkaConsumer.start() when it builds its fetcher.
         consumer._fetch_max_wait_ms = wait
+        consumer._fetch_min_bytes = self.app.__dict__.get("newsflow_fetch_min_bytes", 1)
     return consumer
 
 

@@ -59,20 +59,24 @@ def test_the_worker_s_stream_consumer_waits_for_an_empty_fetch_as_configured(mon
     # The client reads the attribute when it starts and builds its fetcher.
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
 
+    assert "fetch_min_bytes=self._fetch_min_bytes" in inspect.getsource(AIOKafkaConsumer.start)
+
     made = []
-    monkeypatch.setattr(faust_fixes, "_ORIGINAL_CREATE_WORKER_CONSUMER",
-                        lambda thread, transport: made.append(SimpleNamespace(_fetch_max_wait_ms=1500)) or made[-1])
+    monkeypatch.setattr(faust_fixes, "_ORIGINAL_CREATE_WORKER_CONSUMER", lambda thread, transport: made.append(
+        SimpleNamespace(_fetch_max_wait_ms=1500, _fetch_min_bytes=1)) or made[-1])
 
-    def wait_of(faust_app) -> int:
-        thread = SimpleNamespace(app=faust_app)
-        return faust_fixes._create_worker_consumer_with_fetch_wait(thread, transport=None)._fetch_max_wait_ms
+    def limits_of(faust_app) -> tuple[int, int]:
+        consumer = faust_fixes._create_worker_consumer_with_fetch_wait(SimpleNamespace(app=faust_app), transport=None)
+        return consumer._fetch_max_wait_ms, consumer._fetch_min_bytes
 
-    assert Settings.model_fields["fetch_max_wait_ms"].default == 20
-    assert wait_of(app) == settings.fetch_max_wait_ms
+    assert (Settings.model_fields["fetch_max_wait_ms"].default, Settings.model_fields["fetch_min_bytes"].default) == (50, 65536)
+    assert limits_of(app) == (settings.fetch_max_wait_ms, settings.fetch_min_bytes)
     other = SimpleNamespace()
-    assert wait_of(other) == 1500  # faust's own, where nobody asked for another
+    assert limits_of(other) == (1500, 1)  # faust's own, where nobody asked for another
     faust_fixes.set_fetch_max_wait(other, 7)
-    assert wait_of(other) == 7 and len(made) == 3
+    assert limits_of(other) == (7, 1)
+    faust_fixes.set_fetch_max_wait(other, 7, 65536)
+    assert limits_of(other) == (7, 65536) and len(made) == 4
 
 
 def test_flow_is_stopped_before_the_original_runs():
