@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         64 * 1024, ge=1, le=16 * MIB,
         description="Bytes of new records the broker waits for, up to fetch_max_wait_ms, before it answers the worker's fetch.",
     )
+    # Kafka compacts a changelog only in closed segments, and the default segment is 1 GiB. The
+    # alert groups' changelog takes ~5 KB per article, so it reached 1 GiB after ~200k articles:
+    # the broker then cleaned the whole GiB at once (2.6 s of a core on this 2-core machine), and
+    # the paced load's worst articles waited 1.5 s in that window; a restart would also have
+    # replayed up to a GiB of superseded values. Changelogs the worker creates get this size.
+    changelog_segment_bytes: int = Field(
+        64 * MIB, ge=MIB, le=1024 * MIB,
+        description="Segment size of the table changelog topics the worker creates (compaction works on closed segments).",
+    )
 
     # --- Kafka security (a locked-down cluster) -------------------------------
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(

@@ -21,15 +21,20 @@ _MIB = 1024 * 1024
 # 120k-article drain; with half of that, to a plateau of ~700 MB reached after 100k.
 _ROCKSDB = {"write_buffer_size": 8 * _MIB, "max_write_buffer_number": 2, "block_cache_size": 16 * _MIB}
 _SMALL_ROCKSDB = {"write_buffer_size": 4 * _MIB, "max_write_buffer_number": 2, "block_cache_size": 8 * _MIB}
+# Set when Faust creates a changelog topic (see Settings.changelog_segment_bytes).
+_CHANGELOG = {"segment.bytes": str(settings.changelog_segment_bytes)}
 
 # One partition, like the dedup request topic the table is co-partitioned with.
-dedup_docs = app.Table("dedup-docs", partitions=1, schema=_JSON, options=dict(_ROCKSDB), help="article id -> decision, sketch, time")
+dedup_docs = app.Table("dedup-docs", partitions=1, schema=_JSON, options=dict(_ROCKSDB),
+                       extra_topic_configs=dict(_CHANGELOG), help="article id -> decision, sketch, time")
 
 # Alert state lives beside the index, in the same serialised step (one partition).
 # A group's evidence and open alert are one record, written once per decision (see
 # service/core/rules/alerts.py: two tables let a crash keep one without the other).
-alert_groups = app.Table("alert-groups", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB), help="rule/group -> recent evidence and open alert")
-alert_stories = app.Table("alert-stories", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB), help="original id -> its rule matches")
+alert_groups = app.Table("alert-groups", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB),
+                         extra_topic_configs=dict(_CHANGELOG), help="rule/group -> recent evidence and open alert")
+alert_stories = app.Table("alert-stories", partitions=1, schema=_JSON, options=dict(_SMALL_ROCKSDB),
+                          extra_topic_configs=dict(_CHANGELOG), help="original id -> its rule matches")
 
 _DERIVED = settings.data_dir / f"{settings.app_id}-data" / "dedup-derived"
 dedup_buckets = LocalMapping(_DERIVED / "buckets")

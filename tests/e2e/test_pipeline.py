@@ -91,3 +91,35 @@ def test_raw_records_compressed_by_their_producer_reach_an_outcome(settings_fact
     outcomes = {pos: (topic, codec.loads(value)) for pos, (topic, _, value) in log.first().items()}
     assert {pos: (topic, event["id"]) for pos, (topic, event) in outcomes.items()} == {
         pos: (names.enriched, article_id) for pos, article_id in ids.items()}
+
+
+def test_the_worker_creates_its_changelogs_with_the_configured_segment_size(settings_factory, start_worker):
+    """Kafka compacts only closed segments: with its 1 GiB default the alert groups' changelog
+    grew to a GiB of superseded values (~200k articles) before the broker cleaned it all at once,
+    and a restart would replay all of it. The worker's changelogs get NEWSFLOW_CHANGELOG_SEGMENT_BYTES."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from service.admin import _admin
+
+    settings = settings_factory(changelog_segment_bytes=3 * MIB)
+    start_worker(settings)
+    tables = ("dedup-docs", "alert-groups", "alert-stories")
+    topics = [f"{settings.app_id}-{table}-changelog" for table in tables]
+
+    async def describe() -> dict[str, dict[str, str]]:
+        admin = _admin(settings, 10_000)
+        await admin.start()
+        try:
+            responses = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics])
+        finally:
+            await admin.close()
+        found: dict[str, dict[str, str]] = {}
+        for response in responses:
+            for _code, _message, _type, name, entries in response.resources:
+                found[name] = {entry[0]: entry[1] for entry in entries}
+        return found
+
+    configs = asyncio.run(describe())
+    assert {topic: (configs[topic]["segment.bytes"], configs[topic]["cleanup.policy"]) for topic in topics} == {
+        topic: (str(3 * MIB), "compact") for topic in topics}
