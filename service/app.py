@@ -58,7 +58,7 @@ app = faust.App(
 )
 
 
-faust_fixes.set_fetch_max_wait(app, settings.fetch_max_wait_ms, settings.fetch_min_bytes)
+faust_fixes.set_fetch_limits(app, settings.fetch_max_wait_ms, settings.fetch_min_bytes)
 
 
 def highwater(tp) -> int | None:

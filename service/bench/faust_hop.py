@@ -31,7 +31,7 @@ def build_app(settings: Settings, source: str, sink: str):
 
     app = faust.App(f"{settings.app_id}-faust-hop", **app_options(settings), autodiscover=False, web_enabled=False,
                     store="memory://", datadir=str(settings.data_dir / "faust-hop"))
-    faust_fixes.set_fetch_max_wait(app, settings.fetch_max_wait_ms, settings.fetch_min_bytes)
+    faust_fixes.set_fetch_limits(app, settings.fetch_max_wait_ms, settings.fetch_min_bytes)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     source_topic, sink_topic = app.topic(source, **raw), app.topic(sink, **raw)
 

@@ -54,11 +54,10 @@ def test_the_worker_s_stream_consumer_waits_for_an_empty_fetch_as_configured(mon
     from service.app import app, settings
     from service.settings import Settings
 
-    assert AIOKafkaConsumerThread._create_worker_consumer is faust_fixes._create_worker_consumer_with_fetch_wait
+    assert AIOKafkaConsumerThread._create_worker_consumer is faust_fixes._create_worker_consumer_with_fetch_limits
     assert "fetch_max_wait_ms=1500" in inspect.getsource(faust_fixes._ORIGINAL_CREATE_WORKER_CONSUMER)
-    # The client reads the attribute when it starts and builds its fetcher.
+    # The client reads both attributes when it starts and builds its fetcher.
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
-
     assert "fetch_min_bytes=self._fetch_min_bytes" in inspect.getsource(AIOKafkaConsumer.start)
 
     made = []
@@ -66,16 +65,16 @@ def test_the_worker_s_stream_consumer_waits_for_an_empty_fetch_as_configured(mon
         SimpleNamespace(_fetch_max_wait_ms=1500, _fetch_min_bytes=1)) or made[-1])
 
     def limits_of(faust_app) -> tuple[int, int]:
-        consumer = faust_fixes._create_worker_consumer_with_fetch_wait(SimpleNamespace(app=faust_app), transport=None)
+        consumer = faust_fixes._create_worker_consumer_with_fetch_limits(SimpleNamespace(app=faust_app), transport=None)
         return consumer._fetch_max_wait_ms, consumer._fetch_min_bytes
 
     assert (Settings.model_fields["fetch_max_wait_ms"].default, Settings.model_fields["fetch_min_bytes"].default) == (50, 65536)
     assert limits_of(app) == (settings.fetch_max_wait_ms, settings.fetch_min_bytes)
     other = SimpleNamespace()
     assert limits_of(other) == (1500, 1)  # faust's own, where nobody asked for another
-    faust_fixes.set_fetch_max_wait(other, 7)
+    faust_fixes.set_fetch_limits(other, 7)
     assert limits_of(other) == (7, 1)
-    faust_fixes.set_fetch_max_wait(other, 7, 65536)
+    faust_fixes.set_fetch_limits(other, 7, 65536)
     assert limits_of(other) == (7, 65536) and len(made) == 4
 
 
