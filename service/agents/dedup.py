@@ -23,11 +23,15 @@ from service.metrics import METRICS, child
 from service.schemas.article import SourceRef
 from service.schemas.dead_letter import ErrorDetail
 from service.settings import get_settings
+from service.table_view import TableView
 
 log = logging.getLogger(__name__)
 STAGE = "dedup"
-INDEX = DedupIndex(tables.dedup_buckets, tables.dedup_docs, tables.dedup_exact, tables.dedup_times, DEDUP_CONFIG)
-ALERTS = AlertState(tables.alert_groups)
+# The core reads the tables through views: one store read per key (see service/table_view.py).
+INDEX = DedupIndex(tables.dedup_buckets, TableView(tables.dedup_docs), tables.dedup_exact, tables.dedup_times,
+                   DEDUP_CONFIG)
+ALERTS = AlertState(TableView(tables.alert_groups))
+STORIES = TableView(tables.alert_stories)
 SWEEPER = Sweeper()
 # Alert events of a replay are checked against the alerts topic from this long before the
 # first replayed request was written (clock skew between hosts).
@@ -92,11 +96,11 @@ def _alerts(where: str, record: dict, request: dict, offset: int) -> list[dict]:
     if not replaying:
         _sent_updates = None
     try:
-        events = decide_alerts(ALERTS, RULEBOOK.rules, tables.alert_stories, where, record, request.get("rules", []),
+        events = decide_alerts(ALERTS, RULEBOOK.rules, STORIES, where, record, request.get("rules", []),
                                now, replaying)
         events = to_send(events, _sent_updates if replaying else None)
         _processed += 1
-        SWEEPER.prune_when_due(ALERTS, tables.alert_stories, _processed, now, DEDUP_CONFIG.retention_seconds)
+        SWEEPER.prune_when_due(ALERTS, STORIES, _processed, now, DEDUP_CONFIG.retention_seconds)
         return events
     except Exception:
         log.exception("alert stage failed for %s", record.get("id"))

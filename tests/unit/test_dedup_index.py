@@ -276,3 +276,38 @@ def test_buckets_stored_under_a_larger_capacity_still_decide():
         buckets[key] = everyone  # rebuild_derived trimmed them to the new capacity
     assert small.check_and_insert(probe, now=2000.0) == Decision("duplicate", "near", "o39", small.docs["copy"]["d"][3])
     assert small.docs["copy"]["d"][3] > 0.9
+
+
+class CountingDocs(dict):
+    """docs that count single and many-key reads, as a RocksDB-backed view would serve them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.single_reads, self.many_calls = [], []
+
+    def get(self, key, default=None):
+        self.single_reads.append(key)
+        return super().get(key, default)
+
+    def get_many(self, keys, default=None):
+        self.many_calls.append(list(keys))
+        return [super(CountingDocs, self).get(key, default) for key in keys]
+
+
+def test_candidates_the_cache_lost_are_read_in_one_call(monkeypatch):
+    from service.core.dedup import index as index_module
+
+    monkeypatch.setattr(index_module, "SKETCH_CACHE", 1)
+    docs = CountingDocs()
+    index = DedupIndex({}, docs, {}, {}, DEFAULT_CONFIG)
+    base = ORIGINAL.split()
+    # Three originals that share the copy's opening: all three are its candidates.
+    for n in range(3):
+        text = " ".join(base[:150] + make_text(500 + n).split()[:250])
+        assert index.check_and_insert(make_fp(f"o{n}", text), now=1000.0 + n).status == "unique"
+    docs.single_reads.clear(), docs.many_calls.clear()
+    decision = index.check_and_insert(make_fp("copy", " ".join(base[:150])), now=2000.0)
+    assert decision.status == "duplicate" and decision.duplicate_of in {"o0", "o1", "o2"}
+    # o2 is the one cached sketch; o0 and o1 come back from docs in one call.
+    assert [sorted(call) for call in docs.many_calls] == [["o0", "o1"]]
+    assert "o0" not in docs.single_reads and "o1" not in docs.single_reads

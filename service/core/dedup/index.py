@@ -177,15 +177,20 @@ class DedupIndex:
     def _near_match(self, fp: Fingerprint, sketch: Any, buckets: dict[str, Any]) -> Decision | None:
         """`sketch`: `fp`'s, decoded; `buckets`: the stored ids under each of `fp`'s band keys."""
         cache, config = self._sketches, self.config
-        rows: list[int] = []
-        loaded: list[tuple[str, tuple[Any, int, str]]] = []
         # Each candidate once, in band order then bucket order (ties go to the first: the
         # decision must not depend on a set's order, which differs between processes).
         # `buckets` was filled in band order, so its values are in it too.
-        for candidate in dict.fromkeys(chain.from_iterable(buckets.values())):
+        candidates = list(dict.fromkeys(chain.from_iterable(buckets.values())))
+        # Those the cache does not hold, read in one call: late in a 200k-article run that is
+        # ~15 per article, and one read each cost the worker ~0.2 ms per article.
+        uncached = [c for c in candidates if c not in cache.rows]
+        stored = dict(zip(uncached, map(_sketch_entry, get_many(self.docs, uncached, None)))) if uncached else {}
+        rows: list[int] = []
+        loaded: list[tuple[str, tuple[Any, int, str]]] = []
+        for candidate in candidates:
             row = cache.rows.get(candidate)
             if row is None:
-                entry = self._stored_sketch(candidate)
+                entry = stored.get(candidate)
                 if entry is None:
                     continue
                 # A scratch row: caching it now could evict another candidate of this lookup.
@@ -204,13 +209,6 @@ class DedupIndex:
         if root is None:
             return None
         return Decision("duplicate", "near", root, round(containment, 4))
-
-    def _stored_sketch(self, article_id: str) -> tuple[Any, int, str] | None:
-        """(sketch, shingle count, root) of a stored original, decoded; None for anything else."""
-        record = self.docs.get(article_id)
-        if record is None or "s" not in record:
-            return None
-        return decode_uint32(record["s"]), record["n"], record["r"]
 
     def _root_of(self, article_id: str | None) -> str | None:
         record = self.docs.get(article_id) if article_id is not None else None
@@ -293,6 +291,13 @@ def get_many(mapping: MutableMapping[str, Any], keys: Sequence[str], default: An
     if many is not None:
         return many(list(keys), default)
     return [mapping.get(key, default) for key in keys]
+
+
+def _sketch_entry(record: dict[str, Any] | None) -> tuple[Any, int, str] | None:
+    """(sketch, shingle count, root) of a stored original's record, decoded; None for anything else."""
+    if record is None or "s" not in record:
+        return None
+    return decode_uint32(record["s"]), record["n"], record["r"]
 
 
 def _record(fp: Fingerprint, decision: Decision, now: float, with_sketch: bool) -> dict[str, Any]:
