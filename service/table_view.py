@@ -14,6 +14,8 @@ deletes go through the table, which sends them to its changelog.
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
+from faust.stores.base import SerializedStore
+
 
 class TableView(MutableMapping):
     """The core's view of one Faust table (`faust.Table`): reads from its store, writes through it."""
@@ -31,6 +33,8 @@ class TableView(MutableMapping):
 
     def get(self, key: str, default: Any = None) -> Any:
         store = self._store
+        if not isinstance(store, SerializedStore):  # `memory://` keeps values as they are
+            return store.get(key, default)
         raw = store._get(store._encode_key(key))
         return default if raw is None else store._decode_value(raw)
 
@@ -38,6 +42,8 @@ class TableView(MutableMapping):
         """The values of `keys` in order (`default` where missing): one RocksDB multi-get when the
         store keeps its one partition in RocksDB, else one read per key."""
         store = self._store
+        if not isinstance(store, SerializedStore):
+            return [store.get(key, default) for key in keys]
         encoded = [store._encode_key(key) for key in keys]
         dbs = getattr(store, "_dbs", None)
         if dbs is not None and len(dbs) == 1:

@@ -93,3 +93,12 @@ def test_writes_and_deletes_go_through_the_table_not_the_store(table):
     assert view.pop("b") == {"n": 2}
     assert recording.written == [("set", "d", {"n": 4}), ("del", "a"), ("del", "b")]
     assert "d" not in view and "a" in view  # the store saw none of them
+
+
+def test_a_table_kept_in_memory_reads_the_same():
+    app = faust.App("table-view-memory-test", store="memory://")
+    table = app.Table("docs", partitions=1)
+    table.data.update({"a": {"n": 1}, "b": [2]})
+    view = TableView(table)
+    assert view.get("a") == {"n": 1} and view.get("z", 0) == 0 and view["b"] == [2]
+    assert view.get_many(["b", "z", "a"], default=()) == [[2], (), {"n": 1}]
