@@ -321,6 +321,8 @@ def markdown(result: dict[str, Any], chart: str) -> str:
         "- Worker CPU per article: the worker process's user + system CPU seconds (/proc) between",
         "  the first and the last poll that saw outcomes, over the outcomes in between. Unlike",
         "  articles/s it does not depend on how much of a core the broker and other processes left.",
+        "  The same, by quarter of the drain, from the first poll at or past each quarter's start",
+        "  to the first at or past its end: how an article's cost grows with the worker's state.",
         "- Profile: a second worker, on topics of its own, drains more generated messages while",
         "  py-spy samples it (100 Hz, non-blocking); each sample is filed under the innermost frame",
         "  that belongs to a category (service/bench/profile.py). The timed drain is never sampled.",
@@ -402,6 +404,7 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         f"start; outcomes: {outcomes}.",
         f"- Worker CPU per article: {_ms(worker.get('cpu_ms_per_article'))}; the core loop's time per article: "
         f"{1000 / result['core']['core']['articles_per_second']:.2f} ms.",
+        *_stretch_lines(worker),
         f"- Mean in-agent time per message (includes time other coroutines ran while the agent awaited a send): "
         f"{stages or 'n/a'}.",
         f"- Passthrough moved {passthrough['mb_per_second']:.1f} MB/s; the worker reached "
@@ -412,6 +415,18 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         *_latency_window_lines(result.get("latency", {})),
         *_cpu_window_lines(result.get("latency", {})),
     ]
+
+
+def _stretch_lines(worker: dict[str, Any]) -> list[str]:
+    stretches = worker.get("cpu_ms_by_stretch")
+    if not stretches:
+        return []  # runs from before it was measured
+    return ["- Worker CPU per article by stretch of the drain (outcomes so far): " + ", ".join(
+        f"{_thousands(s['from'])}-{_thousands(s['to'])} {s['ms_per_article']:.2f} ms" for s in stretches) + "."]
+
+
+def _thousands(n: float) -> str:
+    return f"{n / 1000:.0f}k" if n >= 1000 else f"{n:.0f}"
 
 
 def _latency_window_lines(latency: dict[str, Any]) -> list[str]:

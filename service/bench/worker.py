@@ -29,6 +29,9 @@ from service.topic_names import TopicNames
 from service.worker import WorkerProcess
 
 POLL_SECONDS = 0.25
+# The drain's CPU per article is also reported for this many equal stretches of it: the cost
+# of an article grows with the state the worker holds (see README, "Performance").
+CPU_STRETCHES = 4
 
 
 def stage_means(metrics_text: str) -> dict[str, float]:
@@ -136,7 +139,7 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
     worker.wait_ready()
     on_ready()
     timeline: list[tuple[float, int, float]] = []  # seconds since the call, outcomes, RSS MB
-    cpu: list[tuple[int, float]] = []  # (outcomes, worker CPU seconds) at the first and last poll with outcomes
+    cpu: list[tuple[int, float]] = []  # (outcomes, worker CPU seconds) at each poll with outcomes
     rss_samples: dict[int, float] = {}
     pending = sorted(rss_at)
     last_report = [called]
@@ -148,8 +151,7 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
         rss = rss_mb(worker.proc.pid)
         timeline.append((now - called, done, rss))
         if done > 0:
-            sample = (done, cpu_seconds(worker.proc.pid))
-            cpu[:] = [cpu[0] if cpu else sample, sample]
+            cpu.append((done, cpu_seconds(worker.proc.pid)))
         while pending and done >= pending[0]:
             rss_samples[pending.pop(0)] = rss
         if now - last_report[0] > 10:
@@ -173,6 +175,7 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
         # CPU the worker spent per article: what the core loop's time per article compares with,
         # whatever share of a core the machine's other processes left it.
         "cpu_ms_per_article": 1000 * (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]) if cpu[-1][0] > cpu[0][0] else None,
+        "cpu_ms_by_stretch": cpu_by_stretch(cpu, expected, CPU_STRETCHES),
         "outcomes": {topic.rsplit(".", 1)[-1]: totals[topic] - base[topic] for topic in names.outcomes()},
         "stage_mean_ms": {k: v * 1000 for k, v in means.items()},
         "stage_capacity_per_second": {k: 1 / v for k, v in means.items() if v},
@@ -181,6 +184,21 @@ def drain(settings: Settings, worker: WorkerProcess, expected: int, rss_at: Sequ
         # Every record the worker produced (sends, changelog writes), by topic.
         "records_written": asyncio.run(records_written(settings)),
     }
+
+
+def cpu_by_stretch(samples: Sequence[tuple[int, float]], expected: int, parts: int) -> list[dict[str, float]]:
+    """Worker CPU ms per article over `parts` equal stretches of `expected` outcomes, from
+    (outcomes, CPU seconds) samples in order: each stretch runs from the first sample at or past
+    its start to the first at or past its end (stretches that no two samples span are left out)."""
+    found = []
+    for n in range(parts):
+        start, end = expected * n // parts, expected * (n + 1) // parts
+        first = next((s for s in samples if s[0] >= start), None)
+        last = next((s for s in samples if s[0] >= end), samples[-1] if samples else None)
+        if first is None or last is None or last[0] <= first[0]:
+            continue
+        found.append({"from": first[0], "to": last[0], "ms_per_article": 1000 * (last[1] - first[1]) / (last[0] - first[0])})
+    return found
 
 
 def isolated(settings: Settings, name: str) -> Settings:

@@ -226,3 +226,19 @@ def test_a_result_from_before_the_faust_hop_still_renders():
     result = make_result()
     assert "Faust agent" not in report.markdown(result, "benchmarks.png")
     assert all(r[0] != "Faust hop" for r in report.throughput_rows(result))
+
+
+def test_worker_cpu_per_article_is_reported_by_stretch_of_the_drain():
+    from service.bench.worker import cpu_by_stretch
+
+    # (outcomes, worker CPU seconds) at each poll: 2 ms an article for the first half, 3 after.
+    samples = [(n, 0.002 * min(n, 10_000) + 0.003 * max(0, n - 10_000)) for n in range(500, 20_001, 500)]
+    stretches = cpu_by_stretch(samples, 20_000, 4)
+    assert [(s["from"], s["to"]) for s in stretches] == [(500, 5000), (5000, 10000), (10000, 15000), (15000, 20000)]
+    assert [round(s["ms_per_article"], 3) for s in stretches] == [2.0, 2.0, 3.0, 3.0]
+    assert cpu_by_stretch(samples[:1], 20_000, 4) == []  # one poll spans nothing
+    result = make_result()
+    result["worker"]["cpu_ms_by_stretch"] = stretches
+    assert ("Worker CPU per article by stretch of the drain (outcomes so far): 500-5k 2.00 ms, 5k-10k 2.00 ms, "
+            "10k-15k 3.00 ms, 15k-20k 3.00 ms.") in report.markdown(result, "benchmarks.png")
+    assert "by stretch" not in report.markdown(make_result(), "benchmarks.png")
