@@ -422,11 +422,7 @@ def _stretch_lines(worker: dict[str, Any]) -> list[str]:
     if not stretches:
         return []  # runs from before it was measured
     return ["- Worker CPU per article by stretch of the drain (outcomes so far): " + ", ".join(
-        f"{_thousands(s['from'])}-{_thousands(s['to'])} {s['ms_per_article']:.2f} ms" for s in stretches) + "."]
-
-
-def _thousands(n: float) -> str:
-    return f"{n / 1000:.0f}k" if n >= 1000 else f"{n:.0f}"
+        f"{s['from']:,.0f}-{s['to']:,.0f} {s['ms_per_article']:.2f} ms" for s in stretches) + "."]
 
 
 def _latency_window_lines(latency: dict[str, Any]) -> list[str]:

@@ -239,6 +239,6 @@ def test_worker_cpu_per_article_is_reported_by_stretch_of_the_drain():
     assert cpu_by_stretch(samples[:1], 20_000, 4) == []  # one poll spans nothing
     result = make_result()
     result["worker"]["cpu_ms_by_stretch"] = stretches
-    assert ("Worker CPU per article by stretch of the drain (outcomes so far): 500-5k 2.00 ms, 5k-10k 2.00 ms, "
-            "10k-15k 3.00 ms, 15k-20k 3.00 ms.") in report.markdown(result, "benchmarks.png")
+    assert ("Worker CPU per article by stretch of the drain (outcomes so far): 500-5,000 2.00 ms, "
+            "5,000-10,000 2.00 ms, 10,000-15,000 3.00 ms, 15,000-20,000 3.00 ms.") in report.markdown(result, "benchmarks.png")
     assert "by stretch" not in report.markdown(make_result(), "benchmarks.png")
