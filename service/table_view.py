@@ -4,8 +4,9 @@ Faust's `Table[key]` (mode's FastUserDict, because the table defines `__missing_
 the store whether it holds the key, then reads it: two RocksDB reads for each key found, and
 `get` of a missing key raises and catches a KeyError on the way. Late in a 200k-article drain
 the dedup step reads ~15 stored sketches per article that its cache no longer holds, and the
-alert sweep reads every group and story: py-spy put 9 % of the worker's samples in those reads,
-`Store._contains` alone ahead of the read that returns the value.
+alert sweep reads every group and story: py-spy put ~10 % of the worker's samples (150k-170k)
+under those two paths, with `Store._contains` ahead of the read that returns the value. On a
+copy of a worker's docs store, 15 reads took 357 µs through the table and 162 µs here.
 
 Reads here go straight to the store (one read; `get_many` one RocksDB multi-get); writes and
 deletes go through the table, which sends them to its changelog.
@@ -25,7 +26,8 @@ class TableView(MutableMapping):
 
     @property
     def _store(self) -> Any:
-        # Looked up on each use: Faust may replace a table's store when it is (re)started.
+        # Looked up on each use: Faust opens a table's store on first access, and the views are
+        # built when the agents' module is imported.
         return self.table.data
 
     def __getitem__(self, key: str) -> Any:
