@@ -34,6 +34,9 @@ async def _start(consumer: AIOKafkaConsumer, settings: Settings) -> None:
         await consumer.stop()
         unreachable = BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap}")
         raise await refusal(settings) or unreachable from e
+    except BaseException:
+        await consumer.stop()  # a start that failed otherwise may still hold connections
+        raise
 
 
 # Right after a broker resumes or restarts, a metadata answer can leave out a topic that exists

@@ -85,6 +85,9 @@ async def push(
         raise KafkaAuthorizationError(
             f"{principal(settings)} may not produce: the cluster's ACLs allow it WRITE on no topic"
         ) from e
+    except BaseException:
+        await _stop(producer)  # a start that failed otherwise may still hold connections
+        raise
     try:
         await asyncio.wait_for(producer.partitions_for(topic), 15)
     except TopicAuthorizationFailedError as e:
@@ -163,4 +166,22 @@ async def _stop(producer: AIOKafkaProducer) -> None:
     try:
         await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_SECONDS)
     except asyncio.TimeoutError:
-        pass  # the batches are reported as unacknowledged; the client's tasks end with the loop
+        await _abandon(producer)  # the batches are reported as unacknowledged
+
+
+async def _abandon(producer: AIOKafkaProducer) -> None:
+    """Close what a stop cut short leaves open: its sender and its connections.
+
+    The cut-short stop never reached the client's close, and a connection left open outlives
+    the event loop (aiokafka warns of it when it is collected, in whatever code runs then).
+    The sender's cancelled task still awaits its produce requests: closing the connections
+    fails them at once, and a second close takes any connection they opened meanwhile.
+    """
+    sender = producer._sender  # aiokafka has no public way to cancel a stop's flush
+    task = sender.sender_task if sender is not None else None
+    if task is not None:
+        task.cancel()
+    await producer.client.close()
+    if task is not None:
+        await asyncio.wait({task}, timeout=STOP_TIMEOUT_SECONDS)
+    await producer.client.close()

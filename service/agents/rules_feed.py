@@ -21,8 +21,8 @@ async def follow_rules_topic() -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_list, group_id=None, enable_auto_commit=False, **client_options(settings)
     )
-    await consumer.start()
     try:
+        await consumer.start()
         tp = TopicPartition(topics.names.alert_rules, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)

@@ -112,9 +112,9 @@ async def paced_send(settings: Settings, topic: str, messages: Iterator[Generate
                      seconds: float) -> int:
     """Send `rate` messages a second for `seconds`; returns how many were sent."""
     producer = make_producer(settings, client_id="newsflow-bench-paced")
-    await producer.start()
     sent = 0
     try:
+        await producer.start()
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
             due = int(elapsed * rate)

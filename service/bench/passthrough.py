@@ -20,8 +20,8 @@ from service.settings import Settings
 
 async def create_topic(settings: Settings, name: str, partitions: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list, **client_options(settings))
-    await admin.start()
     try:
+        await admin.start()
         await admin.create_topics([NewTopic(name, partitions, settings.topic_replication,
                                             topic_configs=topic_configs(settings))])
     finally:
@@ -42,11 +42,12 @@ async def copy(settings: Settings, source: str, sink: str, count: int, timeout: 
         **client_options(settings),
     )
     producer = make_producer(settings, client_id="newsflow-bench-passthrough")
-    await consumer.start()
-    await producer.start()
     copied, size, first, first_cpu = 0, 0, None, 0.0
     deadline = time.monotonic() + timeout
     try:
+        # Started inside the try: a client that failed to start still has connections to close.
+        await consumer.start()
+        await producer.start()
         while copied < count and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             if first is None and batches:

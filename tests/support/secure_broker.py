@@ -171,8 +171,8 @@ class SecureBroker:
 
 async def _create_acls(settings: Settings, acls: list[Acl], timeout: float = 15.0) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_list, **client_options(settings))
-    await admin.start()
     try:
+        await admin.start()
         # aiokafka's admin client has no ACL calls; its request types are all there is.
         for acl in acls:
             response = await admin._send_request(CreateAclsRequest(*_binding(acl)))
