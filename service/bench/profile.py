@@ -83,6 +83,15 @@ def category(stack: str) -> str:
     return OTHER
 
 
+def ms_per_article(raw: str, rate: int, articles: int) -> dict[str, float]:
+    """Sampled time on CPU per article by category (most first), in ms: each sample stands for
+    1/`rate` s of one thread running."""
+    by_category: Counter = Counter()
+    for stack, n in stacks(raw).items():
+        by_category[category(stack)] += n
+    return {name: 1000 * n / rate / articles for name, n in by_category.most_common()} if articles else {}
+
+
 def _short(frame: str) -> str:
     match = _FRAME.match(frame)
     if not match:

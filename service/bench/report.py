@@ -326,6 +326,8 @@ def markdown(result: dict[str, Any], chart: str) -> str:
         "- Profile: a second worker, on topics of its own, drains more generated messages while",
         "  py-spy samples it (100 Hz, non-blocking); each sample is filed under the innermost frame",
         "  that belongs to a category (service/bench/profile.py). The timed drain is never sampled.",
+        "  The paced load is (full run only): py-spy at 20 Hz on the worker, each sample counted as",
+        "  1/20 s of a thread on CPU, divided over the outcomes received.",
         "- Worker drain: the backlog is pushed first, then one worker starts; articles/s run from its",
         "  first outcome to its last, read from the outcome topics' end offsets. RSS is the worker",
         "  process's VmRSS when that many outcomes had been published.",
@@ -414,6 +416,7 @@ def _worker_lines(result: dict[str, Any]) -> list[str]:
         "- RSS: " + ", ".join(f"{int(k):,} articles {v:.0f} MB" for k, v in sorted(worker["rss_mb"].items(), key=lambda kv: int(kv[0]))),
         *_latency_window_lines(result.get("latency", {})),
         *_cpu_window_lines(result.get("latency", {})),
+        *_paced_profile_lines(result.get("latency", {})),
     ]
 
 
@@ -446,6 +449,18 @@ def _cpu_window_lines(latency: dict[str, Any]) -> list[str]:
             + ", ".join(f"{w['from']:.0f}-{w['from'] + WINDOW_SECONDS:.0f} s "
                         + " / ".join(f"{w['cpu'][n]:.2f}" if n in w["cpu"] else "n/a" for n in names)
                         for w in spans) + "."]
+
+
+def _paced_profile_lines(latency: dict[str, Any]) -> list[str]:
+    profiled = latency.get("profile")
+    if not profiled:
+        return []  # --quick, or runs from before it was sampled
+    if "error" in profiled:
+        return [f"- The worker was not profiled during the paced load: {profiled['error']}."]
+    costs = profiled["ms_per_article"]
+    return [f"- Worker CPU per article during the paced load by category (py-spy at {profiled['rate']} Hz, "
+            f"{profiled['samples']:,} samples, {sum(costs.values()):.2f} ms in all): "
+            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()) + "."]
 
 
 def _worker_max(window: dict[str, Any]) -> str:

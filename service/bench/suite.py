@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from service.admin import ensure_topics
-from service.bench import core_loop, faust_hop, latency, passthrough, report
+from service.bench import core_loop, faust_hop, latency, passthrough, profile, report
 from service.bench.worker import drain, isolated, profiled_drain, push_messages
 from service.errors import NewsflowError
 from service.generate import Generator
@@ -34,6 +34,9 @@ INVALID_RATE = 0.05
 SEED = 1
 # The latency load is this share of the measured drain rate.
 LOAD_SHARE = 0.5
+# py-spy samples the worker through the paced load at this rate: low, so that the sampler's own
+# CPU hardly touches the latency it is there to explain.
+PACED_PROFILE_RATE = 20
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,16 @@ def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
         phases.done("worker start and drain")
         rate = LOAD_SHARE * drained["articles_per_second"]
         on_progress(f"paced load at {rate:,.0f}/s for {scale.latency_seconds:.0f} s")
-        lat = asyncio.run(latency.measure(settings, fresh, rate, scale.latency_seconds,
-                                          watch={"worker": worker.proc.pid, **({"broker": broker_pid} if broker_pid else {})}))
+        stacks = out / "paced-stacks.txt"
+        sampler = (profile.record(worker.proc.pid, stacks, PACED_PROFILE_RATE)
+                   if scale.profile_messages and profile.available() else None)
+        try:
+            lat = asyncio.run(latency.measure(settings, fresh, rate, scale.latency_seconds,
+                                              watch={"worker": worker.proc.pid, **({"broker": broker_pid} if broker_pid else {})}))
+        finally:
+            said = profile.finish(sampler) if sampler else ""
+        if sampler:
+            lat["profile"] = _paced_profile(stacks, lat["received"], said)
         phases.done("latency")
     finally:
         worker.stop()
@@ -178,3 +189,13 @@ def _on_broker(settings: Settings, scale: Scale, out: Path, phases: Phases,
         profiled = {"error": "skipped by --quick (the full run profiles a worker)"}
     return {"generated": dict(labels), "passthrough": copied, "faust_hop": hop, "worker": drained, "latency": lat,
             "profile": profiled}
+
+
+def _paced_profile(stacks: Path, articles: int, said: str) -> dict[str, Any]:
+    """The worker's sampled CPU per article by category through the paced load: why the latency is
+    what it is when the worker runs short of CPU."""
+    if not stacks.exists():
+        return {"error": f"py-spy wrote no samples: {said[-300:] or 'no reason given'}"}
+    raw = stacks.read_text()
+    return {"rate": PACED_PROFILE_RATE, "samples": sum(profile.stacks(raw).values()), "articles": articles,
+            "ms_per_article": profile.ms_per_article(raw, PACED_PROFILE_RATE, articles)}

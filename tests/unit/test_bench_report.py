@@ -1,6 +1,7 @@
 """The suite's report on made-up results: verdicts, tables, markdown, JSON and the PNG."""
 
 import json
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -242,3 +243,25 @@ def test_worker_cpu_per_article_is_reported_by_stretch_of_the_drain():
     assert ("Worker CPU per article by stretch of the drain (outcomes so far): 500-5,000 2.00 ms, "
             "5,000-10,000 2.00 ms, 10,000-15,000 3.00 ms, 15,000-20,000 3.00 ms.") in report.markdown(result, "benchmarks.png")
     assert "by stretch" not in report.markdown(make_result(), "benchmarks.png")
+
+
+def test_the_paced_load_profile_is_reported_as_cpu_per_article_by_category():
+    from service.bench.profile import ms_per_article
+    from service.bench.suite import _paced_profile
+
+    # py-spy's raw format; at 20 Hz a sample is 50 ms: 40 loop samples and 20 core samples over 100 articles.
+    raw = ("main;asyncio/base_events.py:_run_once;selectors.py:select 30\n"
+           "thread;asyncio/base_events.py:_run_once;selectors.py:select 10\n"
+           "main;dedup_articles (service/agents/dedup.py:120);decide (service/core/dedup_stage.py:40) 20\n")
+    costs = ms_per_article(raw, 20, 100)
+    assert costs == {"asyncio event loop and sockets": 20.0, "core (normalise, fingerprint, tag, rules, decide)": 10.0}
+    assert ms_per_article(raw, 20, 0) == {}
+
+    result = make_result()
+    result["latency"]["profile"] = {"rate": 20, "samples": 60, "articles": 100, "ms_per_article": costs}
+    assert ("Worker CPU per article during the paced load by category (py-spy at 20 Hz, 60 samples, 30.00 ms in all): "
+            "asyncio event loop and sockets 20.00 ms, core (normalise, fingerprint, tag, rules, decide) 10.00 ms."
+            ) in report.markdown(result, "benchmarks.png")
+    assert "during the paced load by category" not in report.markdown(make_result(), "benchmarks.png")
+    result["latency"]["profile"] = _paced_profile(Path("/nonexistent/paced-stacks.txt"), 100, "no permission")
+    assert "not profiled during the paced load: py-spy wrote no samples: no permission" in report.markdown(result, "benchmarks.png")
